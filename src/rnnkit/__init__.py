@@ -1,0 +1,40 @@
+"""rnnkit: recurrent neural networks made inspectable and fast.
+
+Cells written from their equations, drop-in ``torch.nn`` layers with per-step gate tracing, and a
+generic runner that puts any cell on any backend.
+"""
+
+from .cells import (
+    CellModule,
+    CellSpec,
+    GRUCell,
+    LSTMCell,
+    RNNCell,
+    get_cell,
+    list_cells,
+    register_cell,
+)
+from .layers import GRU, LSTM, RNN, create_layer
+from .scan import RecurrentLayer, Trace, backend_status, backends
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "CellModule",
+    "CellSpec",
+    "GRUCell",
+    "LSTMCell",
+    "RNNCell",
+    "RecurrentLayer",
+    "Trace",
+    "__version__",
+    "backend_status",
+    "backends",
+    "create_layer",
+    "get_cell",
+    "list_cells",
+    "register_cell",
+]

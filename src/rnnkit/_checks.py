@@ -1,0 +1,60 @@
+"""Argument checks shared by cells and layers: every message names the argument, the expected and the
+actual value, so a user never meets a bare index error from deep inside a kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return value
+
+
+def check_float_tensor(name: str, value: object) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating-point dtype (float16/bfloat16/float32/float64), got {value.dtype}"
+        )
+    return value
+
+
+def check_shape(name: str, value: Tensor, expected: Sequence[int]) -> None:
+    if tuple(value.shape) != tuple(expected):
+        raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(value.shape)}")
+
+
+def check_same_dtype(name: str, value: Tensor, ref: Tensor, ref_name: str = "input") -> None:
+    if value.dtype != ref.dtype:
+        raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {value.dtype}")
+
+
+def as_lengths(value: object, batch: int, steps: int) -> Tensor:
+    """Validate ``lengths`` and return it as a CPU int64 tensor of shape (B,)."""
+    if isinstance(value, Tensor):
+        if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(f"lengths must hold integers, got dtype {value.dtype}")
+        lengths = value.detach().to("cpu", torch.int64)
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise TypeError(f"lengths must be a sequence of ints, got {list(value)!r}")
+        lengths = torch.tensor(list(value), dtype=torch.int64)
+    else:
+        raise TypeError(f"lengths must be a 1-D int tensor or a list of ints, got {type(value).__name__}")
+    if lengths.dim() != 1 or lengths.numel() != batch:
+        raise ValueError(
+            f"lengths must have shape ({batch},) (one length per batch entry), got {tuple(lengths.shape)}"
+        )
+    if batch and int(lengths.min()) < 1:
+        raise ValueError(f"lengths must be >= 1, got min {int(lengths.min())}")
+    if batch and int(lengths.max()) > steps:
+        raise ValueError(f"lengths must be <= the sequence length T={steps}, got max {int(lengths.max())}")
+    return lengths

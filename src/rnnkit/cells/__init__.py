@@ -1,0 +1,22 @@
+"""Recurrent cells written from their equations, and the registry that names them."""
+
+from .base import CellModule, CellSpec
+from .gru import GRUCell, GRUSpec
+from .lstm import LSTMCell, LSTMSpec
+from .registry import CellEntry, get_cell, list_cells, register_cell
+from .rnn import RNNCell, RNNSpec
+
+__all__ = [
+    "CellEntry",
+    "CellModule",
+    "CellSpec",
+    "GRUCell",
+    "GRUSpec",
+    "LSTMCell",
+    "LSTMSpec",
+    "RNNCell",
+    "RNNSpec",
+    "get_cell",
+    "list_cells",
+    "register_cell",
+]

@@ -1,0 +1,74 @@
+"""The cell registry: name -> cell. Tests, the CLI and the models iterate over it, so a cell added here
+is covered by every generic test (parity where a torch twin exists, gradcheck, backend equivalence,
+padded ≡ alone, trace recomputes the outputs)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .base import CellModule, CellSpec
+from .gru import GRUCell, GRUSpec
+from .lstm import LSTMCell, LSTMSpec
+from .rnn import RNNCell, RNNSpec
+
+
+@dataclass(frozen=True)
+class CellEntry:
+    """One registered cell.
+
+    Attributes:
+        name: registry name (``"lstm"``).
+        spec: factory of the cell's :class:`CellSpec` (takes the cell options).
+        cell: the single-step module class (``rnnkit.LSTMCell``).
+        layer: ``"module:Class"`` of the multi-layer module (``rnnkit.layers:LSTM``).
+        options: cell options fixed by this entry (``{"nonlinearity": "relu"}``).
+        torch_twin: name of the equivalent ``torch.nn`` layer, or None.
+    """
+
+    name: str
+    spec: Callable[..., CellSpec]
+    cell: type[CellModule]
+    layer: str
+    options: dict[str, object] = field(default_factory=dict)
+    torch_twin: str | None = None
+
+    def make_spec(self, **options: object) -> CellSpec:
+        return self.spec(**{**self.options, **options})
+
+    def layer_class(self) -> type:
+        module, _, cls = self.layer.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+
+_REGISTRY: dict[str, CellEntry] = {}
+
+
+def register_cell(entry: CellEntry) -> CellEntry:
+    """Add a cell to the registry (``entry.name`` must be new)."""
+    if entry.name in _REGISTRY:
+        raise ValueError(f"cell name {entry.name!r} is already registered")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def get_cell(name: str) -> CellEntry:
+    """Look a cell up by name; unknown names raise a ValueError listing the known ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"cell must be a registered cell name (str), got {type(name).__name__}")
+    try:
+        return _REGISTRY[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown cell {name!r}; registered cells: {', '.join(list_cells())}") from None
+
+
+def list_cells() -> list[str]:
+    """Names of all registered cells, in registration order."""
+    return list(_REGISTRY)
+
+
+register_cell(CellEntry("rnn", RNNSpec, RNNCell, "rnnkit.layers:RNN", {"nonlinearity": "tanh"}, "RNN"))
+register_cell(CellEntry("rnn_relu", RNNSpec, RNNCell, "rnnkit.layers:RNN", {"nonlinearity": "relu"}, "RNN"))
+register_cell(CellEntry("lstm", LSTMSpec, LSTMCell, "rnnkit.layers:LSTM", {}, "LSTM"))
+register_cell(CellEntry("gru", GRUSpec, GRUCell, "rnnkit.layers:GRU", {}, "GRU"))

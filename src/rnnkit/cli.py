@@ -1,0 +1,40 @@
+"""The ``rnnkit`` command line. Each sub-command lives in ``rnnkit/commands/<name>.py`` and exposes
+``add_parser(subparsers)``; the parser sets ``func`` to the function that runs it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+#: sub-command modules under rnnkit.commands, in the order ``--help`` lists them
+COMMANDS: tuple[str, ...] = ("info",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit",
+        description="Recurrent neural networks made inspectable and fast: train, generate, forecast, "
+        "diagnose and benchmark RNN/LSTM/GRU models.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"rnnkit.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

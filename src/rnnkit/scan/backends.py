@@ -1,0 +1,93 @@
+"""Backend selection. A backend runs one direction of one layer over time for a cell; every backend reads
+the same parameters, so switching ``backend=`` never changes a state_dict.
+
+``rnnkit.backends()`` lists the backends usable here; ``rnnkit.backend_status()`` says why the others
+are not.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from ..cells.base import CellSpec
+from .reference import reference_scan
+
+#: scan(spec, xg, state0, w_hh, b_hh, w_hr, extras, mask) -> ScanResult (see reference_scan)
+ScanFn = Callable[..., object]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend.
+
+    Attributes:
+        name: what users pass as ``backend=``.
+        scan: the scan function (signature of :func:`rnnkit.scan.reference.reference_scan`).
+        probe: returns None when usable on this machine, else the reason it is not (may be slow the
+            first time, e.g. a compile; the result is cached by the backend).
+        supports: ``(spec, x, has_proj) -> None | reason`` for a given call.
+        priority: ``backend="auto"`` takes the usable backend with the highest priority.
+    """
+
+    name: str
+    scan: ScanFn
+    probe: Callable[[], str | None]
+    supports: Callable[[CellSpec, Tensor, bool], str | None]
+    priority: int = 0
+
+
+_BACKENDS: dict[str, Backend] = {}
+_warned: set[str] = set()
+
+
+def register_backend(backend: Backend) -> None:
+    _BACKENDS[backend.name] = backend
+
+
+def known_backends() -> list[str]:
+    return ["auto", *_BACKENDS]
+
+
+def backend_status() -> dict[str, str]:
+    """Every known backend -> ``"available"`` or the reason it cannot run here."""
+    return {name: (b.probe() or "available") for name, b in _BACKENDS.items()}
+
+
+def backends() -> list[str]:
+    """Names of the backends usable on this machine (``"reference"`` always is)."""
+    return [name for name, b in _BACKENDS.items() if b.probe() is None]
+
+
+def check_backend_name(name: object) -> str:
+    if not isinstance(name, str) or name not in known_backends():
+        raise ValueError(f"backend must be one of {known_backends()}, got {name!r}")
+    return name
+
+
+def select_backend(requested: str, spec: CellSpec, x: Tensor, has_proj: bool) -> Backend:
+    """The backend that runs this call: the requested one, or the best usable one for ``"auto"``.
+
+    An explicitly requested backend that cannot run this call falls back to the reference backend with
+    one warning per reason.
+    """
+    if requested == "auto":
+        usable = [
+            b for b in _BACKENDS.values() if b.probe() is None and b.supports(spec, x, has_proj) is None
+        ]
+        return max(usable, key=lambda b: b.priority)
+    backend = _BACKENDS[requested]
+    reason = backend.probe() or backend.supports(spec, x, has_proj)
+    if reason is None:
+        return backend
+    message = f"backend={requested!r} cannot run this call ({reason}); using the reference backend"
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return _BACKENDS["reference"]
+
+
+register_backend(Backend("reference", reference_scan, lambda: None, lambda spec, x, proj: None, priority=0))

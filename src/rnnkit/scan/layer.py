@@ -1,0 +1,278 @@
+"""The one multi-layer, bidirectional, variable-length runner for ANY registered cell.
+
+:class:`RecurrentLayer` owns the parameters under torch's names (``weight_ih_l0``,
+``weight_hh_l0_reverse``, ``bias_ih_l1``, ``weight_hr_l0`` …) and runs, for each layer and direction,
+(a) the input projection for all steps as one GEMM and (b+c) a backend's scan over time. It is the only
+place that knows about layers, directions and lengths; cells know one step, backends one direction.
+
+Shape legend: T = time steps, B = batch, I = input size, H = hidden size, P = output size per direction
+(proj_size or H), L = num_layers, D = num_directions (1 or 2), G = row blocks of the cell's weights.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from .._checks import check_positive_int
+from ..cells.base import CellSpec, State
+from ..cells.registry import get_cell
+from .backends import check_backend_name, select_backend
+from .inputs import Prepared, finish_output, finish_state, prepare_input, reverse_time, time_mask
+from .reference import ScanResult, reference_scan
+
+
+@dataclass
+class Trace:
+    """Everything a layer computed, step by step (``layer.trace(x)``).
+
+    Attributes:
+        output, state: exactly what ``layer(x)`` returns.
+        hiddens: hidden output of every layer and direction, (L*D, T, B, P), time in input order.
+        cells: cell states (L*D, T, B, H) for LSTM-like cells, else None.
+        gates: gate name -> (L*D, T, B, H); names as in the cell's ``gate_names``.
+        lengths: (B,) lengths used, or None when every sequence is full length.
+    Padded steps (t >= lengths[b]) are zero in hiddens, cells and gates. For an unbatched input the B
+    dimension is dropped.
+    """
+
+    output: Tensor | PackedSequence
+    state: Tensor | tuple[Tensor, ...]
+    hiddens: Tensor
+    cells: Tensor | None
+    gates: dict[str, Tensor]
+    lengths: Tensor | None
+
+
+class RecurrentLayer(nn.Module):
+    """A multi-layer recurrent network over any registered cell, with ``torch.nn.RNNBase``'s interface.
+
+    Args:
+        cell: a registered cell name (``"lstm"``, ``"gru"``, ``"rnn"``, …) or a :class:`CellSpec`.
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size:
+            as in ``torch.nn.LSTM``.
+        backend: ``"auto"`` (fastest usable), ``"reference"``, or another name in ``rnnkit.backends()``.
+        **cell_options: options of the cell (e.g. ``nonlinearity="relu"``).
+    """
+
+    def __init__(
+        self,
+        cell: str | CellSpec,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        backend: str = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **cell_options: object,
+    ) -> None:
+        super().__init__()
+        self.spec = cell if isinstance(cell, CellSpec) else get_cell(cell).make_spec(**cell_options)
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout <= 1:
+            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                f"dropout acts between layers, so it has no effect with num_layers=1 (got dropout={dropout})",
+                UserWarning,
+                stacklevel=2,
+            )
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"proj_size must be a non-negative int, got {proj_size!r}")
+        if proj_size and not self.spec.supports_proj:
+            raise ValueError(f"proj_size is supported only by LSTM-like cells, not {self.spec.name!r}")
+        if proj_size >= hidden_size:
+            raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
+        self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
+        self.dropout, self.proj_size = float(dropout), proj_size
+        self.backend = check_backend_name(backend)
+        self.mode = self.spec.name.upper()
+
+        kw = {"device": device, "dtype": dtype}
+        D, H, G = self.num_directions, hidden_size, self.spec.num_chunks
+        P = proj_size or hidden_size
+        self._flat_weights_names: list[str] = []
+        self._extra_names: list[tuple[str, str, str]] = []  # (suffix, attribute, spec name)
+        for layer in range(num_layers):
+            layer_in = input_size if layer == 0 else P * D
+            for d in range(D):
+                sfx = f"_l{layer}{'_reverse' if d else ''}"
+                shapes = {f"weight_ih{sfx}": (G * H, layer_in), f"weight_hh{sfx}": (G * H, P)}
+                if bias:
+                    shapes |= {f"bias_ih{sfx}": (G * H,), f"bias_hh{sfx}": (G * H,)}
+                if proj_size:
+                    shapes[f"weight_hr{sfx}"] = (P, H)
+                for name, shape in shapes.items():
+                    self.register_parameter(name, nn.Parameter(torch.empty(shape, **kw)))
+                    self._flat_weights_names.append(name)
+                for name, (shape, is_buffer) in self.spec.extra_tensors(H).items():
+                    t = torch.empty(shape, **kw)
+                    if is_buffer:
+                        self.register_buffer(name + sfx, t)
+                    else:
+                        self.register_parameter(name + sfx, nn.Parameter(t))
+                    self._extra_names.append((sfx, name + sfx, name))
+        self.reset_parameters()
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """Parameters per layer and direction, in torch's order (compatibility with ``nn.RNNBase``)."""
+        per = len(self._flat_weights_names) // (self.num_layers * self.num_directions)
+        names = self._flat_weights_names
+        return [[getattr(self, n) for n in names[k : k + per]] for k in range(0, len(names), per)]
+
+    def reset_parameters(self) -> None:
+        """torch's init: every parameter uniform in ±1/√H; then the cell's own init of its extras."""
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -stdv, stdv)
+        with torch.no_grad():
+            for _, attr, name in self._extra_names:
+                self.spec.init_extra(name, getattr(self, attr), self.hidden_size)
+
+    def flatten_parameters(self) -> None:
+        """No-op, for scripts written for ``torch.nn.LSTM`` (weights are never re-packed here)."""
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        for k, v in self.spec.options().items():
+            s += f", {k}={v!r}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        if self.backend != "auto":
+            s += f", backend={self.backend!r}"
+        return s
+
+    # -- running ---------------------------------------------------------------------------------------
+    def weights(
+        self, layer: int, direction: int
+    ) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None, Tensor | None, dict[str, Tensor]]:
+        """(w_ih, b_ih, w_hh, b_hh, w_hr, extras) of one layer and direction."""
+        sfx = f"_l{layer}{'_reverse' if direction else ''}"
+        get = lambda n: getattr(self, n + sfx, None)  # noqa: E731
+        extras = {name: getattr(self, attr) for s, attr, name in self._extra_names if s == sfx}
+        return get("weight_ih"), get("bias_ih"), get("weight_hh"), get("bias_hh"), get("weight_hr"), extras
+
+    def _prepare(self, input, hx, lengths) -> Prepared:
+        P = self.proj_size or self.hidden_size
+        sizes = (P, self.hidden_size)[: len(self.spec.state_names)]
+        return prepare_input(
+            input,
+            hx,
+            lengths,
+            input_size=self.input_size,
+            batch_first=self.batch_first,
+            state_sizes=sizes,
+            state_names=self.spec.state_names,
+            num_states=self.num_layers * self.num_directions,
+        )
+
+    def _run(self, prep: Prepared, record: bool) -> tuple[Tensor, State, list[ScanResult]]:
+        x, lengths = prep.x, prep.lengths  # (T, B, I)
+        mask = time_mask(lengths, x.size(0), x.device)  # (T, B, 1) or None
+        if record:
+            scan = reference_scan
+        else:
+            scan = select_backend(self.backend, self.spec, x, bool(self.proj_size)).scan
+        finals: list[list[Tensor]] = [[] for _ in prep.state]
+        results: list[ScanResult] = []
+        layer_input = x
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                w_ih, b_ih, w_hh, b_hh, w_hr, extras = self.weights(layer, d)
+                k = layer * self.num_directions + d
+                xin = layer_input if d == 0 else reverse_time(layer_input, lengths)
+                xg = F.linear(xin, w_ih, b_ih)  # (T, B, G*H)
+                state0 = tuple(s[k] for s in prep.state)
+                kwargs = {"record": True} if record else {}
+                res = scan(self.spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, **kwargs)
+                if d == 1:
+                    res = ScanResult(
+                        output=reverse_time(res.output, lengths),
+                        state=res.state,
+                        cells=None if res.cells is None else reverse_time(res.cells, lengths),
+                        gates=None
+                        if res.gates is None
+                        else {n: reverse_time(g, lengths) for n, g in res.gates.items()},
+                    )
+                outs.append(res.output)  # (T, B, P)
+                for store, s in zip(finals, res.state, strict=True):
+                    store.append(s)
+                results.append(res)
+            layer_input = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]  # (T, B, D*P)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+        state = tuple(torch.stack(s) for s in finals)  # each (L*D, B, ·)
+        return layer_input, state, results
+
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: Tensor | tuple[Tensor, ...] | None = None,
+        *,
+        lengths: Tensor | list[int] | None = None,
+    ):
+        """Run the network. Returns ``(output, h_n)`` or ``(output, (h_n, c_n))`` exactly as torch does.
+
+        ``lengths`` (kw-only, padded input only): the valid length of each sequence; outputs past it are
+        zero and the final state is taken at each sequence's own last step.
+        """
+        prep = self._prepare(input, hx, lengths)
+        out, state, _ = self._run(prep, record=False)
+        return finish_output(prep, out, self.batch_first), finish_state(prep, state)
+
+    def trace(
+        self,
+        input: Tensor | PackedSequence,
+        hx: Tensor | tuple[Tensor, ...] | None = None,
+        *,
+        lengths: Tensor | list[int] | None = None,
+    ) -> Trace:
+        """Run the network with the reference backend and return every hidden state, cell state and gate
+        at every step (see :class:`Trace`). Differentiable, like ``forward``."""
+        prep = self._prepare(input, hx, lengths)
+        out, state, results = self._run(prep, record=True)
+        hiddens = torch.stack([r.output for r in results])  # (L*D, T, B, P)
+        cells = torch.stack([r.cells for r in results]) if self.spec.has_cell_state else None
+        gates = {n: torch.stack([r.gates[n] for r in results]) for n in self.spec.gate_names}
+        if not prep.batched:
+            hiddens = hiddens.squeeze(2)
+            cells = None if cells is None else cells.squeeze(2)
+            gates = {n: g.squeeze(2) for n, g in gates.items()}
+        return Trace(
+            output=finish_output(prep, out, self.batch_first),
+            state=finish_state(prep, state),
+            hiddens=hiddens,
+            cells=cells,
+            gates=gates,
+            lengths=prep.lengths,
+        )
