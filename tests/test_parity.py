@@ -177,3 +177,21 @@ def test_cell_matches_torch(ours_cls, theirs_cls, opts, batched, bias):
     # zero initial state when hx is omitted, as torch does
     for u, v in zip(states(ours(x)), states(theirs(x)), strict=True):
         torch.testing.assert_close(u, v, **TOL)
+
+
+@pytest.mark.parametrize("cell", TWIN_CELLS)
+@pytest.mark.parametrize("batched", [True, False])
+def test_step_equals_forward(cell, batched):
+    layer = make_layer(cell, 3, 5, num_layers=2, batch_first=True).double()
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    out, st = layer(x if batched else x[0])
+    state, outs = None, []
+    for t in range(6):
+        o, state = layer.step(x[:, t] if batched else x[0, t], state)
+        outs.append(o)
+    stepped = torch.stack(outs, dim=-2)
+    torch.testing.assert_close(stepped, out)
+    for a, b in zip(states(state), states(st), strict=True):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="unidirectional"):
+        make_layer(cell, 3, 5, bidirectional=True).step(x[:, 0])

@@ -250,6 +250,37 @@ class RecurrentLayer(nn.Module):
         out, state, _ = self._run(prep, record=False)
         return finish_output(prep, out, self.batch_first), finish_state(prep, state)
 
+    def step(self, input: Tensor, hx: Tensor | tuple[Tensor, ...] | None = None):
+        """Advance a unidirectional network by ONE time step, carrying the state (generation).
+
+        ``input`` is (B, I) or unbatched (I,); ``hx`` as in ``forward`` (zeros when None). Returns
+        ``(output_t, state)`` with output_t (B, P) — the same as ``forward`` on a length-1 sequence.
+        """
+        if self.bidirectional:
+            raise ValueError("step() needs a unidirectional network (bidirectional=True reads the future)")
+        if isinstance(input, Tensor) and input.dim() in (1, 2):
+            input = input.unsqueeze(-2)  # (1, I) or (B, 1, I): one step
+            if not self.batch_first and input.dim() == 3:
+                input = input.transpose(0, 1)  # (1, B, I)
+        prep = self._prepare(input, hx, None)
+        x = prep.x[0]  # (B, I)
+        finals: list[list[Tensor]] = [[] for _ in prep.state]
+        for layer in range(self.num_layers):
+            w_ih, b_ih, w_hh, b_hh, w_hr, extras = self.weights(layer, 0)
+            state = tuple(s[layer] for s in prep.state)
+            xg = F.linear(x, w_ih, b_ih)  # (B, G*H)
+            hg = F.linear(state[0], w_hh, b_hh)  # (B, G*H)
+            new, _ = self.spec.pointwise(xg, hg, state, extras, False)
+            if w_hr is not None:
+                new = (F.linear(new[0], w_hr), *new[1:])  # h: (B, P)
+            for store, s in zip(finals, new, strict=True):
+                store.append(s)
+            x = new[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        state = tuple(torch.stack(s) for s in finals)  # each (L, B, ·)
+        return (x if prep.batched else x.squeeze(0)), finish_state(prep, state)
+
     def trace(
         self,
         input: Tensor | PackedSequence,
