@@ -10,12 +10,15 @@ from .cells import (
     GRUCell,
     LSTMCell,
     RNNCell,
+    URGRUCell,
+    URLSTMCell,
     get_cell,
     list_cells,
     register_cell,
 )
 from .layers import GRU, LSTM, RNN, create_layer
 from .scan import RecurrentLayer, Trace, backend_status, backends
+from .ur_layers import URGRU, URLSTM
 
 __version__ = "0.1.0"
 
@@ -23,6 +26,8 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "URGRU",
+    "URLSTM",
     "CellModule",
     "CellSpec",
     "GRUCell",
@@ -30,6 +35,8 @@ __all__ = [
     "RNNCell",
     "RecurrentLayer",
     "Trace",
+    "URGRUCell",
+    "URLSTMCell",
     "__version__",
     "backend_status",
     "backends",

@@ -130,7 +130,8 @@ def create_layer(cell: str, input_size: int, hidden_size: int, **kwargs: object)
     if kwargs.get("proj_size") and not entry.make_spec().supports_proj:
         raise ValueError(f"proj_size is supported only by LSTM-like cells, not {cell!r}")
     cls = entry.layer_class()
-    if cls in (RNN, LSTM, GRU):
-        opts = {k: v for k, v in entry.options.items() if k not in kwargs}
-        return cls(input_size, hidden_size, **opts, **kwargs)
-    return RecurrentLayer(cell, input_size, hidden_size, **kwargs)
+    if cls is RecurrentLayer:
+        return RecurrentLayer(cell, input_size, hidden_size, **kwargs)
+    # a layer class bound to its cell (rnnkit.LSTM, rnnkit.URLSTM, …): the entry's options as keywords
+    opts = {k: v for k, v in entry.options.items() if k not in kwargs}
+    return cls(input_size, hidden_size, **opts, **kwargs)

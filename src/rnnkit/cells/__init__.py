@@ -5,6 +5,8 @@ from .gru import GRUCell, GRUSpec
 from .lstm import LSTMCell, LSTMSpec
 from .registry import CellEntry, get_cell, list_cells, register_cell
 from .rnn import RNNCell, RNNSpec
+from .ur_gru import URGRUCell, URGRUSpec
+from .ur_lstm import URLSTMCell, URLSTMSpec
 
 __all__ = [
     "CellEntry",
@@ -16,6 +18,10 @@ __all__ = [
     "LSTMSpec",
     "RNNCell",
     "RNNSpec",
+    "URGRUCell",
+    "URGRUSpec",
+    "URLSTMCell",
+    "URLSTMSpec",
     "get_cell",
     "list_cells",
     "register_cell",

@@ -12,6 +12,8 @@ from .base import CellModule, CellSpec
 from .gru import GRUCell, GRUSpec
 from .lstm import LSTMCell, LSTMSpec
 from .rnn import RNNCell, RNNSpec
+from .ur_gru import URGRUCell, URGRUSpec
+from .ur_lstm import URLSTMCell, URLSTMSpec
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,5 @@ register_cell(CellEntry("rnn", RNNSpec, RNNCell, "rnnkit.layers:RNN", {"nonlinea
 register_cell(CellEntry("rnn_relu", RNNSpec, RNNCell, "rnnkit.layers:RNN", {"nonlinearity": "relu"}, "RNN"))
 register_cell(CellEntry("lstm", LSTMSpec, LSTMCell, "rnnkit.layers:LSTM", {}, "LSTM"))
 register_cell(CellEntry("gru", GRUSpec, GRUCell, "rnnkit.layers:GRU", {}, "GRU"))
+register_cell(CellEntry("urlstm", URLSTMSpec, URLSTMCell, "rnnkit.ur_layers:URLSTM"))
+register_cell(CellEntry("urgru", URGRUSpec, URGRUCell, "rnnkit.ur_layers:URGRU"))
