@@ -4,6 +4,7 @@ Cells written from their equations, drop-in ``torch.nn`` layers with per-step ga
 generic runner that puts any cell on any backend.
 """
 
+from . import models
 from .cells import (
     CellModule,
     CellSpec,
@@ -43,5 +44,6 @@ __all__ = [
     "create_layer",
     "get_cell",
     "list_cells",
+    "models",
     "register_cell",
 ]
