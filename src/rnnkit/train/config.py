@@ -1,0 +1,323 @@
+"""Dataclass configs for a training run, loadable from TOML and overridable from the command line.
+
+A run's :class:`Config` has four sections: ``model`` and ``data`` (dataclasses that each task defines),
+``optim`` (:class:`OptimConfig`) and ``run`` (:class:`RunConfig`). Every setting has one dotted key,
+``section.field``; layers of settings are applied in order, later ones winning:
+
+    dataclass defaults < task defaults < --preset < --config FILE.toml < --set key=value
+
+A TOML file mirrors the sections::
+
+    task = "text"
+    [model]
+    hidden_size = 512
+    [optim]
+    lr = 3e-3
+    max_minutes = 10
+
+and ``rnnkit train --set optim.lr=3e-3 --set model.cell=gru`` overrides single keys. An unknown key is
+an error that lists the valid ones (with a "did you mean"). The resolved config is saved in the run
+directory as ``config.toml`` (to read and re-use) and ``config.json`` (exact, used to resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .io import atomic_write_text
+
+SECTIONS = ("model", "data", "optim", "run")
+
+
+def option(default: Any, help: str, *, choices: tuple[Any, ...] | None = None, low: float | None = None):
+    """A config field with its help text, allowed values and lower bound (checked by :func:`validate`)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "low": low})
+
+
+@dataclass
+class OptimConfig:
+    """How the weights are updated and for how long."""
+
+    optimizer: str = option("adamw", "update rule", choices=("adamw", "adam", "sgd"))
+    lr: float = option(2e-3, "peak learning rate", low=0.0)
+    weight_decay: float = option(0.01, "decoupled weight decay on matrices (not on biases)", low=0.0)
+    betas: tuple[float, float] = option((0.9, 0.999), "Adam/AdamW moment decay rates")
+    momentum: float = option(0.9, "SGD momentum", low=0.0)
+    schedule: str = option(
+        "cosine", "learning-rate schedule after warm-up", choices=("cosine", "linear", "constant")
+    )
+    warmup_steps: int = option(100, "steps of linear warm-up from 0 to lr", low=0)
+    min_lr_ratio: float = option(0.1, "final learning rate as a fraction of lr (cosine/linear)", low=0.0)
+    clip_norm: float | None = option(1.0, "clip the total gradient norm to this (none = off)", low=0.0)
+    clip_value: float | None = option(None, "clip every gradient element to ±this (none = off)", low=0.0)
+    max_steps: int = option(2000, "stop after this many updates", low=1)
+    max_epochs: int | None = option(None, "stop after this many passes over the training data", low=1)
+    max_minutes: float | None = option(
+        None,
+        "time budget of the training loop (with periodic evaluations); the schedule then anneals "
+        "over whichever of max_steps / max_minutes ends first",
+        low=0.0,
+    )
+
+
+@dataclass
+class RunConfig:
+    """Where a run lives, how it is seeded, logged, evaluated and saved."""
+
+    seed: int = option(0, "seed of weights, data order, dropout and sampling")
+    out_dir: str = option("runs", "parent folder of run directories")
+    name: str | None = option(None, "run directory name (default <task>-<timestamp>)")
+    device: str = option("auto", "cpu, cuda, cuda:N or auto (cuda when available)")
+    threads: int | None = option(None, "torch CPU threads (none = torch's default)", low=1)
+    amp: str = option(
+        "off", "mixed precision autocast: bf16 (CPU/GPU) or fp16 (GPU)", choices=("off", "bf16", "fp16")
+    )
+    eval_every: int = option(200, "evaluate on the validation split every this many steps", low=1)
+    eval_batches: int | None = option(None, "cap on validation batches of periodic evaluations", low=1)
+    checkpoint_every: int = option(500, "write the 'last' checkpoint every this many steps", low=1)
+    patience: int | None = option(None, "early stopping: evaluations without improvement (none = off)", low=1)
+    min_delta: float = option(0.0, "early stopping: smallest change that counts as improvement", low=0.0)
+    progress: bool = option(True, "show a progress bar")
+    plot: bool = option(True, "save loss/metric curves as PNG in the run directory")
+
+
+@dataclass
+class Config:
+    """A complete run: the task's name and the four sections."""
+
+    task: str
+    model: Any
+    data: Any
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def section(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+# -- keys and values -----------------------------------------------------------------------------------
+def valid_keys(cfg: Config) -> list[str]:
+    """Every dotted key of the config, in section order."""
+    return [f"{s}.{f.name}" for s in SECTIONS for f in dataclasses.fields(cfg.section(s))]
+
+
+def _unknown(kind: str, got: str, valid: list[str]) -> ValueError:
+    close = difflib.get_close_matches(got, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"unknown config {kind} {got!r}{hint} Valid {kind}s: {', '.join(valid)}")
+
+
+def _split_key(cfg: Config, key: str) -> tuple[Any, dataclasses.Field]:
+    if not isinstance(key, str) or key.count(".") != 1:
+        raise _unknown("key", str(key), valid_keys(cfg))
+    section, name = key.split(".")
+    if section not in SECTIONS:
+        raise _unknown("key", key, valid_keys(cfg))
+    obj = cfg.section(section)
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    if name not in fields:
+        raise _unknown("key", key, valid_keys(cfg))
+    return obj, fields[name]
+
+
+def _hint_parts(hint: Any) -> tuple[Any, bool]:
+    """(the non-None type, whether None is allowed); config fields use one type or ``X | None``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        kinds = [a for a in args if a is not type(None)]
+        if len(kinds) != 1:
+            raise TypeError(f"config fields must have one type or 'X | None', got {hint}")
+        return kinds[0], len(kinds) < len(args)
+    return hint, False
+
+
+def _a(kind: Any) -> str:
+    name = getattr(kind, "__name__", str(kind))
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _parse_scalar(text: str, kind: type, key: str) -> Any:
+    s = text.strip()
+    try:
+        if kind is bool:
+            low = s.lower()
+            if low in ("true", "yes", "on", "1"):
+                return True
+            if low in ("false", "no", "off", "0"):
+                return False
+            raise ValueError
+        if kind is int:
+            return int(s.replace("_", ""))
+        if kind is float:
+            return float(s)
+    except ValueError:
+        raise ValueError(f"{key} expects {_a(kind)}, got {text!r}") from None
+    return s.strip("'\"") if kind is str else s
+
+
+def coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check/convert ``value`` (from TOML, JSON or a command-line string) to the field type ``hint``."""
+    kind, nullable = _hint_parts(hint)
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null") and nullable):
+        if not nullable:
+            raise ValueError(f"{key} cannot be none (expected {_a(kind)})")
+        return None
+    if typing.get_origin(kind) in (tuple, list):
+        inner = typing.get_args(kind)
+        if isinstance(value, str):
+            value = [v for v in value.strip().strip("[]()").split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"{key} expects a list, got {type(value).__name__} ({value!r})")
+        if typing.get_origin(kind) is tuple and Ellipsis not in inner and len(value) != len(inner):
+            raise ValueError(f"{key} expects {len(inner)} values, got {len(value)} ({list(value)!r})")
+        elem = inner[0] if inner else str
+        items = [coerce(v, elem, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if typing.get_origin(kind) is tuple else items
+    if isinstance(value, str) and kind is not str:
+        return _parse_scalar(value, kind, key)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"{key} expects {_a(kind)}, got {type(value).__name__} ({value!r})")
+    return value
+
+
+def set_value(cfg: Config, key: str, value: Any) -> None:
+    """Set one dotted key (``"optim.lr"``), converting ``value`` to the field's type."""
+    if key == "task":
+        raise ValueError("the task is chosen with --task (or `task = ...` at the top of a config file)")
+    obj, f = _split_key(cfg, key)
+    hint = typing.get_type_hints(type(obj))[f.name]
+    setattr(obj, f.name, coerce(value, hint, key))
+
+
+def apply_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
+    """Apply ``{"section.key": value}`` in order; returns ``cfg`` (modified in place)."""
+    for key, value in overrides.items():
+        set_value(cfg, key, value)
+    return cfg
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """``["optim.lr=3e-3", "model.cell=gru"]`` -> ``{"optim.lr": "3e-3", "model.cell": "gru"}``."""
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE (e.g. optim.lr=3e-3), got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def validate(cfg: Config) -> Config:
+    """Check every field's allowed values and lower bound; raises ValueError naming the key."""
+    for s in SECTIONS:
+        obj = cfg.section(s)
+        for f in dataclasses.fields(obj):
+            value, key = getattr(obj, f.name), f"{s}.{f.name}"
+            choices, low = f.metadata.get("choices"), f.metadata.get("low")
+            if choices is not None and value not in choices:
+                raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+            if low is not None and value is not None:
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"{key} must be finite, got {value}")
+                if value < low:
+                    raise ValueError(f"{key} must be >= {low}, got {value}")
+    return cfg
+
+
+# -- files -----------------------------------------------------------------------------------------------
+def flatten_file(data: Mapping[str, Any], source: str = "config") -> tuple[str | None, dict[str, Any]]:
+    """A parsed TOML/JSON config ``{"task": .., "model": {..}, ..}`` -> (task, {"model.x": ..})."""
+    task = data.get("task")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "task":
+            continue
+        if key not in SECTIONS:
+            raise _unknown("section", key, ["task", *SECTIONS]) from None
+        if not isinstance(value, Mapping):
+            raise TypeError(f"[{key}] in {source} must be a table of settings, got {type(value).__name__}")
+        flat.update({f"{key}.{k}": v for k, v in value.items()})
+    if task is not None and not isinstance(task, str):
+        raise TypeError(f"task in {source} must be a string, got {type(task).__name__}")
+    return task, flat
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    """``{"task": .., "model": {..}, "data": {..}, "optim": {..}, "run": {..}}`` (tuples as lists)."""
+    out: dict[str, Any] = {"task": cfg.task}
+    for s in SECTIONS:
+        out[s] = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg.section(s)).items()
+        }
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return (
+            repr(value)
+            if math.isfinite(value)
+            else ("nan" if value != value else ("inf" if value > 0 else "-inf"))
+        )
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def to_toml(cfg: Config) -> str:
+    """The config as TOML; unset (None) options are written as comments."""
+    d = to_dict(cfg)
+    lines = [f"task = {json.dumps(cfg.task)}"]
+    for s in SECTIONS:
+        lines += ["", f"[{s}]"]
+        for k, v in d[s].items():
+            lines.append(f"# {k} = none" if v is None else f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def save_config(cfg: Config, folder: str | Path) -> None:
+    """Write ``config.toml`` and ``config.json`` into ``folder`` (atomically)."""
+    folder = Path(folder)
+    atomic_write_text(folder / "config.toml", to_toml(cfg))
+    atomic_write_text(folder / "config.json", json.dumps(to_dict(cfg), indent=2) + "\n")
+
+
+def describe_keys(cfg: Config) -> str:
+    """One line per key: ``section.key = value  # help [choices]`` (for ``--show-config``)."""
+    rows = []
+    for s in SECTIONS:
+        for f in dataclasses.fields(cfg.section(s)):
+            value = getattr(cfg.section(s), f.name)
+            note = f.metadata.get("help", "")
+            if f.metadata.get("choices"):
+                note += f" [{' | '.join(map(str, f.metadata['choices']))}]"
+            shown = "none" if value is None else _toml_value(value)
+            rows.append(f"{s}.{f.name} = {shown}" + (f"    # {note}" if note else ""))
+    return "\n".join(rows)

@@ -1,0 +1,42 @@
+"""Ctrl-C (SIGINT) and SIGTERM during training: the first asks the trainer to stop after the current
+step and write its checkpoint; a second one aborts at once (the checkpoint is still written)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+
+class StopOnSignal:
+    """Context manager installing the handlers (main thread only; elsewhere it does nothing)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
+        self.previous: dict[int, Any] = {}
+        self.hits = 0
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.hits += 1
+        if self.hits > 1:
+            raise KeyboardInterrupt
+        self.trainer.request_stop("interrupted")
+        print(
+            "\nstopping after this step and saving a checkpoint (press Ctrl-C again to abort now)",
+            file=sys.stderr,
+        )
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self.previous[s] = signal.getsignal(s)
+                signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        self.previous.clear()

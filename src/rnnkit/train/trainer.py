@@ -1,0 +1,420 @@
+"""One training loop for every task.
+
+The :class:`Trainer` knows nothing of a model's insides: it takes a model, a loss function
+``loss_fn(model, batch, state) -> LossOutput`` and batch sources (see :mod:`rnnkit.train.sources`).
+Each step: learning rate from the schedule → forward (optionally under bf16/fp16 autocast) → backward →
+the total gradient norm measured BEFORE clipping (logged every step) → clip by value and/or by norm →
+optimiser step. With ``tbptt=True`` the loss function's returned ``state`` is detached and passed to the
+next batch (truncated back-propagation through time over a long stream, char-rnn style); it is reset at
+every epoch.
+
+Example::
+
+    def loss_fn(model, batch, state):
+        x, y = batch
+        logits = model(x)
+        return LossOutput(F.cross_entropy(logits, y), count=len(y))
+
+    trainer = Trainer(model, loss_fn, train_batches, val_batches,
+                      optim=OptimConfig(max_steps=500, clip_norm=1.0), run=RunConfig(seed=0),
+                      run_dir="runs/demo")
+    result = trainer.fit()                 # or trainer.fit(resume="runs/demo") after a crash
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .callbacks import Callback, CurvePlotter, JSONLLogger, ProgressBar
+from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from .config import OptimConfig, RunConfig
+from .evaluation import evaluate_source, to_device
+from .interrupt import StopOnSignal
+from .optim import LRSchedule, build_optimizer
+from .sources import as_source
+
+
+@dataclass
+class LossOutput:
+    """What a loss function returns for one batch.
+
+    Attributes:
+        loss: scalar to minimise, the mean over ``count`` items.
+        count: items the loss averages (tokens, sequences, values): weights the aggregation over batches
+            and gives the throughput.
+        metrics: extra per-item means over this batch (``{"bpc": …, "accuracy": …}``).
+        state: recurrent state to carry into the next batch (only used with ``tbptt=True``).
+    """
+
+    loss: Tensor
+    count: int = 1
+    metrics: dict[str, float] = field(default_factory=dict)
+    state: Any = None
+
+
+LossFn = Callable[[nn.Module, Any, Any], LossOutput]
+
+
+@dataclass
+class FitResult:
+    steps: int
+    epoch: int
+    stop_reason: str  # max_steps | max_epochs | max_minutes | early_stopping | interrupted
+    elapsed: float  # seconds of training (this run and the ones it resumed)
+    best: float | None
+    best_step: int | None
+    last_val: dict[str, float] | None
+    run_dir: Path | None
+
+
+def detach_state(state: Any) -> Any:
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, tuple | list):
+        return type(state)(detach_state(s) for s in state)
+    return state
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"run.device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"run.device is {name!r} but CUDA is not available on this machine")
+    return device
+
+
+class Trainer:
+    """Train ``model`` by minimising ``loss_fn`` over ``train_data``; see the module docstring.
+
+    Args:
+        monitor, mode: the validation metric that picks the ``best`` checkpoint and drives early stopping
+            (``mode="min"`` or ``"max"``).
+        evaluate_fn: ``(model, max_batches) -> {metric: value}`` replacing the default evaluation (the
+            count-weighted mean of ``loss_fn``'s loss and metrics over ``val_data``).
+        run_dir: where checkpoints (``checkpoints/last|best.safetensors``), ``metrics.jsonl`` and
+            ``curves.png`` go; None keeps everything in memory.
+        extra: JSON-serialisable dict stored in every checkpoint (e.g. the config and a vocabulary).
+        item_name, references: shown by the progress bar / drawn on the metric plot.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        train_data: Any,
+        val_data: Any = None,
+        *,
+        optim: OptimConfig | None = None,
+        run: RunConfig | None = None,
+        run_dir: str | Path | None = None,
+        evaluate_fn: Callable[[nn.Module, int | None], dict[str, float]] | None = None,
+        monitor: str = "loss",
+        mode: str = "min",
+        tbptt: bool = False,
+        callbacks: Sequence[Callback] = (),
+        extra: dict[str, Any] | None = None,
+        item_name: str = "items",
+        references: dict[str, float] | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.optim, self.run = optim or OptimConfig(), run or RunConfig()
+        self.device = resolve_device(self.run.device)
+        if self.run.amp == "fp16" and self.device.type != "cuda":
+            raise ValueError("run.amp='fp16' needs a CUDA device; use run.amp='bf16' on CPU")
+        self.model = model.to(self.device)
+        self.loss_fn, self.evaluate_fn = loss_fn, evaluate_fn
+        self.train_source = as_source(train_data, self.run.seed)
+        self.val_source = None if val_data is None else as_source(val_data, self.run.seed)
+        self.monitor, self.mode, self.tbptt = monitor, mode, tbptt
+        self.optimizer = build_optimizer(self.model, self.optim)
+        self.schedule = LRSchedule(self.optim)
+        self.scaler = torch.amp.GradScaler("cuda") if self.run.amp == "fp16" else None
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.extra = extra or {}
+        self.step = self.epoch = self.batch_index = self.items_seen = self.bad_evals = 0
+        self.elapsed = 0.0
+        self.carry: Any = None
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self.last_eval_step: int | None = None
+        self.last_val: dict[str, float] | None = None
+        self._stop_reason: str | None = None
+        self._iter: Iterator[Any] | None = None
+        self.callbacks: list[Callback] = []
+        if self.run.progress:
+            self.callbacks.append(ProgressBar(item_name, monitor if monitor != "loss" else None))
+        if self.run_dir is not None:
+            self.callbacks.append(JSONLLogger(self.run_dir / "metrics.jsonl"))
+            if self.run.plot:
+                self.callbacks.append(
+                    CurvePlotter(
+                        self.run_dir / "metrics.jsonl", self.run_dir / "curves.png", monitor, references
+                    )
+                )
+        self.callbacks += list(callbacks)
+
+    # -- public API ------------------------------------------------------------------------------------
+    def checkpoint_path(self, kind: str = "last") -> Path:
+        if self.run_dir is None:
+            raise ValueError("this trainer has no run_dir, so it writes no checkpoints")
+        return self.run_dir / "checkpoints" / f"{kind}.safetensors"
+
+    def request_stop(self, reason: str = "interrupted") -> None:
+        """Stop cleanly after the current step (a checkpoint is written)."""
+        self._stop_reason = self._stop_reason or reason
+
+    def fit(self, resume: str | Path | None = None) -> FitResult:
+        """Train until max_steps / max_epochs / max_minutes / early stopping / an interrupt.
+
+        ``resume``: a run directory or checkpoint file to continue from; the result is the same as if
+        the run had never stopped (same weights, data order and random numbers).
+        """
+        if resume is not None:
+            self.load(resume)
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        t0, base = time.perf_counter(), self.elapsed
+        with StopOnSignal(self):
+            try:
+                while True:
+                    self.elapsed = base + time.perf_counter() - t0
+                    reason = self._limit_reached()
+                    if reason:
+                        self._stop_reason = self._stop_reason or reason
+                        break
+                    batch = self._next_batch()
+                    if batch is None:
+                        self._stop_reason = "max_epochs"
+                        break
+                    self._train_step(batch, t0, base)
+                    if self._can_evaluate() and self.step % self.run.eval_every == 0:
+                        self._evaluate_and_track()
+                    if self.run_dir is not None and self.step % self.run.checkpoint_every == 0:
+                        self.save(self.checkpoint_path("last"))
+                # a finished run ends with an evaluation; an interrupted one will be resumed instead (an
+                # extra evaluation would change the early-stopping state and break resume ≡ uninterrupted)
+                finished = self._stop_reason != "interrupted"
+                if finished and self._can_evaluate() and self.last_eval_step != self.step:
+                    self._evaluate_and_track()
+            except BaseException:
+                if self.run_dir is not None and self.step > 0:
+                    self.save(self.checkpoint_path("last"))
+                for cb in self.callbacks:
+                    cb.on_fit_end(self, self._result())
+                raise
+        self.elapsed = base + time.perf_counter() - t0
+        if self.run_dir is not None:
+            self.save(self.checkpoint_path("last"))
+        result = self._result()
+        for cb in self.callbacks:
+            cb.on_fit_end(self, result)
+        return result
+
+    @torch.no_grad()
+    def evaluate(self, max_batches: int | None = None) -> dict[str, float]:
+        """Metrics on the validation data (or ``evaluate_fn``), in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            if self.evaluate_fn is not None:
+                return dict(self.evaluate_fn(self.model, max_batches))
+            if self.val_source is None:
+                raise ValueError("no val_data and no evaluate_fn were given")
+            with self._autocast():
+                return evaluate_source(
+                    self.model,
+                    self.loss_fn,
+                    self.val_source,
+                    max_batches=max_batches,
+                    tbptt=self.tbptt,
+                    device=self.device,
+                )
+        finally:
+            self.model.train(was_training)
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        keys = ("step", "epoch", "batch_index", "elapsed", "items_seen", "best", "best_step", "bad_evals")
+        out = {k: getattr(self, k) for k in keys}
+        out |= {"last_eval_step": self.last_eval_step, "last_val": self.last_val, "monitor": self.monitor}
+        out["scaler"] = self.scaler.state_dict() if self.scaler is not None else None
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        return save_checkpoint(
+            path, self.model, self.optimizer, carry=self.carry, trainer=self.state(), extra=self.extra
+        )
+
+    def load(self, path: str | Path) -> None:
+        """Restore everything from a checkpoint file or a run directory's ``last`` checkpoint."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "checkpoints" / "last.safetensors"
+        ck = load_checkpoint(path)
+        self.model.load_state_dict(ck.model)
+        if ck.optimizer is None:
+            raise ValueError(f"{str(path)!r} holds no optimiser state, so training cannot resume from it")
+        self.optimizer.load_state_dict(ck.optimizer)
+        t = ck.meta["trainer"]
+        for k in ("step", "epoch", "batch_index", "elapsed", "items_seen", "best", "best_step", "bad_evals"):
+            setattr(self, k, t[k])
+        self.last_eval_step, self.last_val = t["last_eval_step"], t["last_val"]
+        if self.scaler is not None and t.get("scaler"):
+            self.scaler.load_state_dict(t["scaler"])
+        self.carry = to_device(ck.carry, self.device)
+        self._iter = None
+        if ck.rng:
+            set_rng_state(ck.rng)
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def _can_evaluate(self) -> bool:
+        return self.val_source is not None or self.evaluate_fn is not None
+
+    def _limit_reached(self) -> str | None:
+        if self._stop_reason:
+            return self._stop_reason
+        if self.step >= self.optim.max_steps:
+            return "max_steps"
+        if self.optim.max_minutes is not None and self.elapsed >= 60 * self.optim.max_minutes:
+            return "max_minutes"
+        if self.optim.max_epochs is not None and self.epoch >= self.optim.max_epochs:
+            return "max_epochs"
+        return None
+
+    def _next_batch(self) -> Any:
+        while True:
+            if self._iter is None:
+                self._iter = iter(self.train_source.epoch(self.epoch, self.batch_index))
+            try:
+                batch = next(self._iter)
+            except StopIteration:
+                if self.batch_index == 0:
+                    raise ValueError(f"train_data yielded no batches in epoch {self.epoch}") from None
+                self.epoch, self.batch_index, self._iter, self.carry = self.epoch + 1, 0, None, None
+                if self.optim.max_epochs is not None and self.epoch >= self.optim.max_epochs:
+                    return None
+                continue
+            self.batch_index += 1
+            return batch
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.run.amp == "off":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.run.amp == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _train_step(self, batch: Any, t0: float, base: float) -> None:
+        start = time.perf_counter()
+        self.model.train()
+        lr = self.schedule.apply(self.optimizer, self.step, self.elapsed)
+        with self._autocast():
+            out = self.loss_fn(self.model, to_device(batch, self.device), self.carry)
+        loss = out.loss
+        if not torch.isfinite(loss.detach()).all():
+            raise FloatingPointError(
+                f"the loss became {float(loss.detach())} at step {self.step + 1}; try a lower optim.lr or "
+                "gradient clipping (optim.clip_norm); the weights before this step are in the last checkpoint"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        grad_norm, clipped = self._clip()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            if not math.isfinite(grad_norm):
+                raise FloatingPointError(
+                    f"the gradient norm became {grad_norm} at step {self.step + 1}; try a lower optim.lr"
+                )
+            self.optimizer.step()
+        self.carry = detach_state(out.state) if self.tbptt else None
+        self.step += 1
+        self.items_seen += int(out.count)
+        now = time.perf_counter()
+        self.elapsed = base + now - t0
+        row = {
+            "split": "train",
+            "step": self.step,
+            "epoch": self.epoch,
+            "lr": lr,
+            "loss": float(loss.detach()),
+        }
+        row |= {"grad_norm": grad_norm, "clipped": clipped, "items": int(out.count)}
+        row |= {"items_per_s": int(out.count) / max(now - start, 1e-9), "time": round(self.elapsed, 3)}
+        row |= {k: float(v) for k, v in out.metrics.items()}
+        for cb in self.callbacks:
+            cb.on_step_end(self, row)
+
+    def _clip(self) -> tuple[float, bool]:
+        """Clip in place; returns (total gradient norm before any clipping, whether anything was clipped)."""
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if not params:
+            raise ValueError("the loss does not depend on any trainable parameter (no gradients)")
+        c = self.optim
+        clipped = False
+        if c.clip_value is not None:
+            grads = [p.grad for p in params]
+            norm = float(
+                torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+            )
+            clipped = max(float(g.abs().max()) for g in grads) > c.clip_value
+            torch.nn.utils.clip_grad_value_(params, c.clip_value)
+            if c.clip_norm is not None:
+                clipped |= float(torch.nn.utils.clip_grad_norm_(params, c.clip_norm)) > c.clip_norm
+            return norm, clipped
+        max_norm = c.clip_norm if c.clip_norm is not None else math.inf
+        norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        return norm, norm > max_norm
+
+    def _evaluate_and_track(self) -> None:
+        metrics = self.evaluate(self.run.eval_batches)
+        if self.monitor not in metrics:
+            raise KeyError(f"monitor={self.monitor!r} is not among the validation metrics {sorted(metrics)}")
+        value = float(metrics[self.monitor])
+        d = self.run.min_delta
+        improved = self.best is None or (
+            value < self.best - d if self.mode == "min" else value > self.best + d
+        )
+        self.last_eval_step, self.last_val = self.step, {k: float(v) for k, v in metrics.items()}
+        if improved:
+            self.best, self.best_step, self.bad_evals = value, self.step, 0
+            if self.run_dir is not None:
+                self.save(self.checkpoint_path("best"))
+        else:
+            self.bad_evals += 1
+            if self.run.patience is not None and self.bad_evals >= self.run.patience:
+                self.request_stop("early_stopping")
+        row = {"split": "val", "step": self.step, "epoch": self.epoch, "time": round(self.elapsed, 3)}
+        row |= self.last_val | {"best": improved}
+        for cb in self.callbacks:
+            cb.on_eval_end(self, row)
+
+    def _result(self) -> FitResult:
+        return FitResult(
+            self.step,
+            self.epoch,
+            self._stop_reason or "unknown",
+            self.elapsed,
+            self.best,
+            self.best_step,
+            self.last_val,
+            self.run_dir,
+        )

@@ -1,0 +1,199 @@
+"""The trainer: clipping (by norm and by value, with the true pre-clip norm logged), early stopping,
+limits, outputs, and an overfit check."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.train import LRSchedule, OptimConfig, RunConfig, Trainer, read_jsonl
+from train_helpers import Rows, TinyTagger, batches, lm_loss, one_thread  # noqa: F401
+
+
+def quiet(**kw) -> RunConfig:
+    return RunConfig(progress=False, plot=False, **kw)
+
+
+def sgd(**kw) -> OptimConfig:
+    """Plain SGD with lr 1: the update equals the (clipped) gradient."""
+    base = dict(optimizer="sgd", lr=1.0, momentum=0.0, weight_decay=0.0, warmup_steps=0, schedule="constant")
+    return OptimConfig(**(base | kw))
+
+
+def manual_grads(model: nn.Module, batch) -> list[torch.Tensor]:
+    twin = copy.deepcopy(model)
+    twin.zero_grad()
+    lm_loss(twin, batch, None).loss.backward()
+    return [p.grad.clone() for p in twin.parameters()]
+
+
+def one_step(model: nn.Module, batch, optim: OptimConfig) -> tuple[list[torch.Tensor], dict]:
+    before = [p.detach().clone() for p in model.parameters()]
+    rows = Rows()
+    Trainer(model, lm_loss, [batch], optim=optim, run=quiet(), callbacks=[rows]).fit()
+    deltas = [b - p.detach() for b, p in zip(before, model.parameters(), strict=True)]
+    return deltas, rows.train[0]
+
+
+def total_norm(ts: list[torch.Tensor]) -> float:
+    return math.sqrt(sum(float(t.double().pow(2).sum()) for t in ts))
+
+
+def test_clip_norm_bounds_the_update_and_logs_the_true_norm():
+    model, batch = TinyTagger(), batches(1)[0]
+    true_norm = total_norm(manual_grads(model, batch))
+    clip = true_norm / 4
+    deltas, row = one_step(model, batch, sgd(max_steps=1, clip_norm=clip))
+    assert row["grad_norm"] == pytest.approx(true_norm, rel=1e-5)  # logged BEFORE clipping
+    assert row["clipped"] is True
+    assert total_norm(deltas) == pytest.approx(clip, rel=1e-4)  # the applied update is bounded
+
+
+def test_no_clipping_applies_the_raw_gradient():
+    model, batch = TinyTagger(), batches(1)[0]
+    grads = manual_grads(model, batch)
+    deltas, row = one_step(model, batch, sgd(max_steps=1, clip_norm=None))
+    assert row["clipped"] is False
+    assert row["grad_norm"] == pytest.approx(total_norm(grads), rel=1e-5)
+    for d, g in zip(deltas, grads, strict=True):
+        torch.testing.assert_close(d, g, atol=1e-6, rtol=1e-5)
+
+
+def test_clip_value_bounds_every_element():
+    model, batch = TinyTagger(), batches(1)[0]
+    grads = manual_grads(model, batch)
+    limit = 0.25 * max(float(g.abs().max()) for g in grads)
+    deltas, row = one_step(model, batch, sgd(max_steps=1, clip_norm=None, clip_value=limit))
+    assert row["grad_norm"] == pytest.approx(total_norm(grads), rel=1e-5)  # the true, unclipped norm
+    assert row["clipped"] is True
+    for d, g in zip(deltas, grads, strict=True):
+        torch.testing.assert_close(d, g.clamp(-limit, limit), atol=1e-6, rtol=1e-5)
+    assert max(float(d.abs().max()) for d in deltas) == pytest.approx(limit, rel=1e-5)
+
+
+def test_clip_value_then_norm():
+    model, batch = TinyTagger(), batches(1)[0]
+    grads = manual_grads(model, batch)
+    limit = 0.25 * max(float(g.abs().max()) for g in grads)
+    clipped = [g.clamp(-limit, limit) for g in grads]
+    clip = total_norm(clipped) / 3
+    deltas, row = one_step(model, batch, sgd(max_steps=1, clip_norm=clip, clip_value=limit))
+    assert row["grad_norm"] == pytest.approx(total_norm(grads), rel=1e-5)
+    assert total_norm(deltas) == pytest.approx(clip, rel=1e-4)
+
+
+def test_lr_schedule_warmup_cosine_linear_and_time_budget():
+    s = LRSchedule(OptimConfig(lr=1.0, warmup_steps=10, max_steps=110, min_lr_ratio=0.1))
+    assert s(0) == pytest.approx(0.1) and s(9) == pytest.approx(1.0)
+    assert s(10) == pytest.approx(1.0)
+    assert s(60) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way through the cosine
+    assert s(110) == pytest.approx(0.1) and s(500) == pytest.approx(0.1)
+    lin = LRSchedule(OptimConfig(lr=2.0, warmup_steps=0, max_steps=100, schedule="linear", min_lr_ratio=0.0))
+    assert lin(25) == pytest.approx(1.5)
+    timed = LRSchedule(
+        OptimConfig(lr=1.0, warmup_steps=0, max_steps=10**6, max_minutes=1.0, min_lr_ratio=0.0)
+    )
+    assert timed(10, elapsed=30.0) == pytest.approx(0.5)  # half the time budget = half the cosine
+    assert LRSchedule(OptimConfig(lr=0.3, warmup_steps=0, schedule="constant"))(999) == 0.3
+
+
+def test_early_stopping_stops_and_keeps_the_best():
+    values = iter([3.0, 2.0, 2.5, 2.4, 2.6, 1.0, 0.5])
+    trainer = Trainer(
+        TinyTagger(),
+        lm_loss,
+        batches(),
+        evaluate_fn=lambda model, n: {"loss": next(values)},
+        optim=OptimConfig(max_steps=50),
+        run=quiet(eval_every=1, patience=3),
+    )
+    result = trainer.fit()
+    assert result.stop_reason == "early_stopping"
+    assert result.steps == 5  # 3.0, 2.0 (best), then three evaluations without improvement
+    assert result.best == 2.0 and result.best_step == 2
+
+
+def test_limits_epochs_and_time():
+    r = Trainer(
+        TinyTagger(), lm_loss, batches(3), optim=OptimConfig(max_steps=100, max_epochs=2), run=quiet()
+    ).fit()
+    assert (r.steps, r.stop_reason) == (6, "max_epochs")
+    r = Trainer(
+        TinyTagger(), lm_loss, batches(3), optim=OptimConfig(max_steps=10**6, max_minutes=1e-6), run=quiet()
+    ).fit()
+    assert r.stop_reason == "max_minutes" and r.steps >= 1
+
+
+def test_trainer_overfits_a_tiny_batch():
+    torch.manual_seed(0)
+    model, data = TinyTagger(hidden=32), batches(1)
+    first = float(lm_loss(model, data[0], None).loss.detach())
+    optim = OptimConfig(lr=3e-2, max_steps=150, warmup_steps=0, weight_decay=0.0)
+    Trainer(model, lm_loss, data, optim=optim, run=quiet()).fit()
+    assert float(lm_loss(model, data[0], None).loss.detach()) <= 0.1 * first
+
+
+def test_run_dir_outputs_and_eval_rows(tmp_path):
+    rows = Rows()
+    optim = OptimConfig(max_steps=6)
+    trainer = Trainer(
+        TinyTagger(),
+        lm_loss,
+        batches(),
+        batches(2, seed=9),
+        optim=optim,
+        run=RunConfig(progress=False, eval_every=3),
+        run_dir=tmp_path,
+        callbacks=[rows],
+        monitor="bpc",
+        tbptt=True,
+    )
+    result = trainer.fit()
+    logged = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in logged if r["split"] == "train"] == [1, 2, 3, 4, 5, 6]
+    val = [r for r in logged if r["split"] == "val"]
+    assert [r["step"] for r in val] == [3, 6] and val == rows.val
+    assert val[0]["bpc"] == pytest.approx(val[0]["loss"] / math.log(2))
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "checkpoints" / "last.safetensors").exists()
+    assert (tmp_path / "checkpoints" / "best.safetensors").exists()
+    assert result.best == min(r["bpc"] for r in val)
+
+
+def test_non_finite_loss_raises_and_keeps_the_last_weights(tmp_path):
+    def bad_loss(model, batch, state):
+        out = lm_loss(model, batch, state)
+        if bad_loss.calls >= 2:
+            out.loss = out.loss * float("nan")
+        bad_loss.calls += 1
+        return out
+
+    bad_loss.calls = 0
+    trainer = Trainer(
+        TinyTagger(), bad_loss, batches(), optim=OptimConfig(max_steps=5), run=quiet(), run_dir=tmp_path
+    )
+    with pytest.raises(FloatingPointError, match="loss became nan at step 3"):
+        trainer.fit()
+    from rnnkit.train import read_meta
+
+    assert read_meta(tmp_path / "checkpoints" / "last.safetensors")["trainer"]["step"] == 2
+
+
+def test_bf16_autocast_on_cpu_trains():
+    r = Trainer(TinyTagger(), lm_loss, batches(), optim=OptimConfig(max_steps=2), run=quiet(amp="bf16")).fit()
+    assert r.steps == 2
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        Trainer("model", lm_loss, batches())
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        Trainer(TinyTagger(), lm_loss, batches(), mode="best")
+    with pytest.raises(TypeError, match="one-shot iterator"):
+        Trainer(TinyTagger(), lm_loss, iter(batches()))
+    with pytest.raises(ValueError, match="fp16"):
+        Trainer(TinyTagger(), lm_loss, batches(), run=quiet(amp="fp16", device="cpu"))
