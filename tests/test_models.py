@@ -150,6 +150,25 @@ def test_classifier_frame_encoder():
         SequenceClassifier(5, 2, encoder=cnn.float())(batch.float())
 
 
+def test_encoder_sees_only_valid_steps():
+    """Padded frames never reach the per-step encoder (so a BatchNorm there sees no padding)."""
+    seen = []
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.BatchNorm1d(3))
+    encoder.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+    model = SequenceClassifier(3, 2, hidden_size=4, encoder=encoder)
+    x = torch.randn(3, 5, 2, 2)
+    model(x, [5, 1, 3])
+    torch.testing.assert_close(seen[0], torch.cat([x[0, :5], x[1, :1], x[2, :3]]))
+
+
+def test_options_reach_the_recurrent_layer():
+    model = SequenceTagger(3, 2, cell="rnn", backend="reference", rnn_options={"nonlinearity": "relu"})
+    assert model.rnn.backend == "reference" and model.rnn.spec.options() == {"nonlinearity": "relu"}
+    x = torch.randn(2, 4, 3)
+    h = torch.relu(F.linear(x[:, 0], model.rnn.weight_ih_l0, model.rnn.bias_ih_l0) + model.rnn.bias_hh_l0)
+    torch.testing.assert_close(model.rnn(x)[0][:, 0], h)
+
+
 def test_classifier_overfits():
     model = SequenceClassifier(3, 3, hidden_size=16)
     x, y = torch.randn(8, 6, 3), torch.randint(0, 3, (8,))
@@ -280,12 +299,41 @@ def test_streaming_equals_recomputing_prefix(gen):
     rng = torch.Generator().manual_seed(3)
     seq = prime
     with torch.no_grad():
-        for token, logits in stream:
+        for token, logits, _ in stream:
             full, _ = gen(seq)
             torch.testing.assert_close(logits, full[:, -1], **TOL)
             expected = sample_next(full[:, -1], config, rng)
             assert torch.equal(token, expected)
             seq = torch.cat([seq, token.unsqueeze(1)], dim=1)
+
+
+def test_generation_streams_one_step_per_token(gen, monkeypatch):
+    """The prime is read by ONE forward; each further token costs one ``step``; nothing runs ahead."""
+    calls = {"forward": 0, "step": 0}
+    forward, step = gen.rnn.forward, gen.rnn.step
+
+    def count(name, fn):
+        def wrapped(*a, **k):
+            calls[name] += 1
+            return fn(*a, **k)
+
+        return wrapped
+
+    monkeypatch.setattr(gen.rnn, "forward", count("forward", forward))
+    monkeypatch.setattr(gen.rnn, "step", count("step", step))
+    stream = gen.generate([1, 2, 3], 10**9, seed=0)
+    assert calls == {"forward": 0, "step": 0}  # lazy: nothing computed before the first token is asked
+    for _ in range(5):
+        next(stream)
+    assert calls == {"forward": 1, "step": 4}
+
+
+def test_stream_continues_from_its_state(gen):
+    whole = gen.sample([4, 4, 2], 15, temperature=0)
+    stream = gen.generate([4, 4, 2], 10, temperature=0)
+    first = list(stream)
+    rest = gen.sample([first[-1]], 5, temperature=0, state=stream.state)
+    assert first + rest == whole
 
 
 def test_batched_variable_length_primes_equal_alone(gen):

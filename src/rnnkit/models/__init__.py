@@ -13,7 +13,7 @@ from .backbone import SequenceBackbone
 from .beam import Hypothesis, beam_search, gnmt_length_penalty
 from .classifier import SequenceClassifier
 from .forecaster import Forecaster, make_windows
-from .generator import Generator
+from .generator import Generator, TokenStream
 from .sampling import SamplingConfig, filter_logits, sample_next
 from .scaler import Scaler
 from .seq2seq import Encoded, Seq2Seq
@@ -32,6 +32,7 @@ __all__ = [
     "SequenceBackbone",
     "SequenceClassifier",
     "SequenceTagger",
+    "TokenStream",
     "beam_search",
     "filter_logits",
     "gnmt_length_penalty",

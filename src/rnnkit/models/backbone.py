@@ -78,8 +78,11 @@ class SequenceBackbone(nn.Module):
         self.num_directions = 2 if bidirectional else 1
         self.output_size = self.num_directions * hidden_size
 
-    def encode_steps(self, x: Tensor) -> Tensor:
-        """Apply the per-step encoder (if any) and check the result: (B, T, ...) -> (B, T, E)."""
+    def encode_steps(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Apply the per-step encoder (if any) and check the result: (B, T, ...) -> (B, T, E).
+
+        With a (B, T) ``mask`` the encoder sees only the valid steps (no wasted work on padding, and
+        no padding in a BatchNorm's statistics); padded steps get zero features."""
         if not isinstance(x, Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if self.encoder is None:
@@ -89,25 +92,31 @@ class SequenceBackbone(nn.Module):
                     f"x must have shape (batch, time, input_size={self.input_size}), got {tuple(x.shape)}"
                 )
             return x
-        if x.dim() < 2:
-            raise ValueError(
-                f"x must be (batch, time, ...) for the per-step encoder, got shape {tuple(x.shape)}"
-            )
         B, T = x.shape[:2]
-        feats = self.encoder(x.reshape(B * T, *x.shape[2:]))  # (B*T, E)
+        steps = x.reshape(B * T, *x.shape[2:]) if mask is None else x[mask.to(x.device)]  # (N, ...)
+        feats = self.encoder(steps)  # (N, E)
         if not isinstance(feats, Tensor) or feats.dim() != 2 or feats.size(-1) != self.input_size:
             got = tuple(feats.shape) if isinstance(feats, Tensor) else type(feats).__name__
             raise ValueError(
                 f"encoder must map each step to a vector of input_size={self.input_size} features, "
-                f"i.e. (batch*time, {self.input_size}) = ({B * T}, {self.input_size}), got {got}"
+                f"i.e. (steps, {self.input_size}) = ({steps.size(0)}, {self.input_size}), got {got}"
             )
-        return feats.view(B, T, self.input_size)  # (B, T, E)
+        if mask is None:
+            return feats.view(B, T, self.input_size)  # (B, T, E)
+        out = feats.new_zeros(B, T, self.input_size)
+        out[mask.to(out.device)] = feats
+        return out  # (B, T, E)
 
     def forward(self, x: Tensor, lengths: object = None, hx: StateLike | None = None) -> BackboneOutput:
-        feats = self.encode_steps(x)  # (B, T, E)
-        B, T = feats.shape[:2]
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() < 2:
+            raise ValueError(f"x must be (batch, time, ...), got shape {tuple(x.shape)}")
+        B, T = x.shape[:2]
         lens = batch_lengths(lengths, B, T)
         if lens is not None and bool((lens == T).all()):
             lens = None
+        mask = step_mask(lens, T, x.device)  # (B, T) | None
+        feats = self.encode_steps(x, mask)  # (B, T, E)
         out, state = self.rnn(feats, hx, lengths=lens)  # (B, T, D*H)
-        return BackboneOutput(out, state, lens, step_mask(lens, T, out.device))
+        return BackboneOutput(out, state, lens, None if mask is None else mask.to(out.device))

@@ -19,6 +19,32 @@ from .sampling import SamplingConfig, make_rng, sample_next
 Prime = Sequence[int] | Sequence[Sequence[int]] | Tensor
 
 
+class TokenStream:
+    """An iterator over generated tokens (ints for one sample, (B,) tensors for a batch).
+
+    Attributes:
+        state: the recurrent state that has read everything BEFORE the last token yielded so far (None
+            before the first). To continue later: ``model.generate([last_token], steps, state=stream.state)``.
+        logits: the logits (B, V) the last token was drawn from.
+    """
+
+    def __init__(self, rollout: Iterator[tuple[Tensor, Tensor, StateLike]], batched: bool) -> None:
+        self._rollout = rollout
+        self._batched = batched
+        self.state: StateLike | None = None
+        self.logits: Tensor | None = None
+
+    def __iter__(self) -> TokenStream:
+        return self
+
+    def __next__(self) -> int | Tensor:
+        token, self.logits, self.state = next(self._rollout)
+        return token if self._batched else int(token[0])
+
+    def close(self) -> None:
+        self._rollout.close()
+
+
 class Generator(nn.Module):
     """Embedding → RNN → linear → next-token logits; streaming generation with carried state.
 
@@ -144,8 +170,8 @@ class Generator(nn.Module):
         num_samples: int | None = None,
         eos: int | None = None,
         state: StateLike | None = None,
-    ) -> Iterator[int] | Iterator[Tensor]:
-        """Stream ``steps`` new tokens after ``prime``, one at a time.
+    ) -> TokenStream:
+        """Stream ``steps`` new tokens after ``prime``, one at a time (a :class:`TokenStream`).
 
         The prime is run once (one forward over it); every new token then advances the network by ONE
         step from the carried state (``RecurrentLayer.step``) — the prefix is never recomputed.
@@ -167,10 +193,7 @@ class Generator(nn.Module):
             check_int_range("eos", eos, 0, self.vocab_size)
         ids, lengths, batched = self._prime_batch(prime, num_samples)
         rng = make_rng(seed, ids.device)
-        tokens = self._rollout(ids, lengths, steps, config, rng, eos, state)
-        if batched:
-            return (tok for tok, _ in tokens)
-        return (int(tok[0]) for tok, _ in tokens)
+        return TokenStream(self._rollout(ids, lengths, steps, config, rng, eos, state), batched)
 
     def sample(self, prime: Prime, steps: int, *args: object, **kwargs: object) -> list[int] | Tensor:
         """:meth:`generate` run to the end: a list of ints for one prime, else a (B, n) long tensor."""
@@ -189,8 +212,9 @@ class Generator(nn.Module):
         rng: torch.Generator | None,
         eos: int | None,
         state: StateLike | None,
-    ) -> Iterator[tuple[Tensor, Tensor]]:
-        """Yield (token (B,), the logits (B, V) it was drawn from) for each new step."""
+    ) -> Iterator[tuple[Tensor, Tensor, StateLike]]:
+        """Yield, for each new step, the token (B,), the logits (B, V) it was drawn from and the state
+        that produced those logits (it has not read the token yet)."""
         logits, state = self.forward(ids, state, lengths)  # (B, P, V)
         if lengths is None:
             last = logits[:, -1]  # (B, V)
@@ -203,7 +227,7 @@ class Generator(nn.Module):
             if eos is not None:
                 token = token.masked_fill(done, eos)
                 done = done | (token == eos)
-            yield token, last
+            yield token, last, state
             if i == steps - 1 or bool(done.all()):
                 return
             last, state = self._step(token, state)
