@@ -448,6 +448,29 @@ def test_beam_one_equals_greedy(attention, alpha):
         assert [b[0].tokens for b in beams] == greedy
 
 
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_decoding_with_a_typed_prefix(attention):
+    """Smart-Compose completion: outputs start with the prefix; beam 1 ≡ greedy; scores stay exact."""
+    model = s2s_model(attention)
+    src, lengths = torch.randint(0, 12, (3, 6)), [6, 5, 2]
+    prefix = [[4, 5, 6], [], [7]]
+    greedy = model.greedy(src, lengths, 8, bos=0, eos=3, prefix=prefix)
+    assert [g[: len(p)] for g, p in zip(greedy, prefix, strict=True)] == prefix
+    beams = model.beam_search(src, lengths, 1, 8, bos=0, eos=3, prefix=prefix)
+    assert [b[0].tokens for b in beams] == greedy
+    beams = model.beam_search(src, lengths, 3, 8, bos=0, eos=3, prefix=prefix)
+    for b, hyps in enumerate(beams):
+        assert all(h.tokens[: len(prefix[b])] == prefix[b] for h in hyps)
+        again = model.sequence_log_prob(
+            src[b : b + 1].expand(len(hyps), -1), [lengths[b]] * len(hyps), [h.tokens for h in hyps], bos=0
+        )
+        torch.testing.assert_close(torch.tensor([h.log_prob for h in hyps], dtype=torch.float64), again)
+    with pytest.raises(ValueError, match=r"prefix must not be longer than max_len=2, got one of 3 tokens"):
+        model.greedy(src, lengths, 2, bos=0, eos=3, prefix=prefix)
+    with pytest.raises(ValueError, match=r"prefix must be a list of 3 token-id lists"):
+        model.beam_search(src, lengths, 2, 8, bos=0, eos=3, prefix=[[1]])
+
+
 @pytest.mark.parametrize("attention", ["luong", "bahdanau"])
 @pytest.mark.parametrize("early", [True, False])
 def test_beam_scores_are_true_log_probs(attention, early):

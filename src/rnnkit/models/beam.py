@@ -57,6 +57,7 @@ def beam_search(
     length_penalty: float = 0.6,
     n_best: int | None = None,
     early_stopping: bool = True,
+    prefix: Tensor | None = None,
 ) -> list[list[Hypothesis]]:
     """Batched beam search over ``model.encode`` / ``model.decode_step`` (see :class:`Seq2Seq`).
 
@@ -70,6 +71,9 @@ def beam_search(
         beam_size: K.
         length_penalty: α of the GNMT length penalty (0 = raw log-probability).
         n_best: how many hypotheses to return per sentence (default K, at most K).
+        prefix: (B, P) long, tokens forced at the first steps of each sentence (-1 = not forced from
+            there on): the output must start with them (autocompletion of what was typed so far).
+            They count in the hypotheses' tokens, log-probabilities and lengths.
     Returns:
         per sentence, up to ``n_best`` hypotheses, best score first.
     """
@@ -97,6 +101,8 @@ def beam_search(
         logits, state, _ = model.decode_step(tokens, state, enc)  # (B*K, V)
         logp = logits.double().log_softmax(dim=-1)
         V = logp.size(-1)
+        if prefix is not None and t < prefix.size(1):
+            logp = _force(logp, prefix[:, t].repeat_interleave(K))
         total = (scores.view(-1, 1) + logp).view(B, K * V)
         n_cand = min(2 * K, K * V)
         top_s, top_i = total.topk(n_cand, dim=-1)  # (B, 2K)
@@ -142,6 +148,16 @@ def beam_search(
                     seq = seqs[b * K + k].tolist()
                     finished[b].append(Hypothesis(seq, s, s / lp(len(seq)), False))
     return [sorted(hyps, key=lambda h: h.score, reverse=True)[:n_best] for hyps in finished]
+
+
+def _force(logp: Tensor, forced: Tensor) -> Tensor:
+    """Keep only the forced token's log-prob in rows (B*K, V) where ``forced`` (B*K,) is >= 0."""
+    rows = forced >= 0
+    if not bool(rows.any()):
+        return logp
+    keep = logp.gather(1, forced.clamp(min=0).unsqueeze(1))  # (B*K, 1)
+    only = torch.full_like(logp, float("-inf")).scatter(1, forced.clamp(min=0).unsqueeze(1), keep)
+    return torch.where(rows.unsqueeze(1), only, logp)
 
 
 def _finished_enough(

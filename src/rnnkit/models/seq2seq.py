@@ -237,19 +237,59 @@ class Seq2Seq(nn.Module):
         check_int_range("bos", bos, 0, self.tgt_vocab)
         check_int_range("eos", eos, 0, self.tgt_vocab)
 
+    def _prefix(self, prefix: object, batch: int, max_len: int) -> Tensor | None:
+        """(B, P) long forced tokens, -1 past each sentence's own prefix; None without a prefix."""
+        if prefix is None:
+            return None
+        if not isinstance(prefix, list | tuple) or len(prefix) != batch:
+            got = f"length {len(prefix)}" if isinstance(prefix, list | tuple) else type(prefix).__name__
+            raise ValueError(f"prefix must be a list of {batch} token-id lists (one per sentence), got {got}")
+        rows = [list(p) for p in prefix]
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < self.tgt_vocab
+            for r in rows
+            for v in r
+        ):
+            raise ValueError(f"prefix must hold int token ids in [0, {self.tgt_vocab}), got {prefix!r:.80}")
+        longest = max(len(r) for r in rows)
+        if longest > max_len:
+            raise ValueError(f"prefix must not be longer than max_len={max_len}, got one of {longest} tokens")
+        if longest == 0:
+            return None
+        out = torch.full((batch, longest), -1, dtype=torch.long, device=self.out.weight.device)
+        for b, r in enumerate(rows):
+            out[b, : len(r)] = torch.tensor(r, dtype=torch.long)
+        return out
+
     @torch.no_grad()
-    def greedy(self, src: Tensor, src_lengths: object, max_len: int, bos: int, eos: int) -> list[list[int]]:
+    def greedy(
+        self,
+        src: Tensor,
+        src_lengths: object,
+        max_len: int,
+        bos: int,
+        eos: int,
+        prefix: list[list[int]] | None = None,
+    ) -> list[list[int]]:
         """Argmax decoding, batched, carrying the decoder state. Returns each sentence's generated ids
-        (BOS excluded; ends with EOS unless ``max_len`` was reached first)."""
+        (BOS excluded; ends with EOS unless ``max_len`` was reached first).
+
+        ``prefix``: per sentence, tokens the output must start with (what the user typed so far, for
+        Smart-Compose-style completion); they are included in the returned ids and count in ``max_len``.
+        """
         self._check_decoding(max_len, bos, eos)
         enc, state = self.encode(src, src_lengths)
         B = enc.memory.size(0)
+        forced = self._prefix(prefix, B, max_len)  # (B, P) | None
         token = torch.full((B,), bos, dtype=torch.long, device=enc.memory.device)
         done = torch.zeros(B, dtype=torch.bool, device=token.device)
         steps = []
-        for _ in range(max_len):
+        for t in range(max_len):
             logits, state, _ = self.decode_step(token, state, enc)
-            token = logits.argmax(dim=-1).masked_fill(done, eos)  # (B,)
+            token = logits.argmax(dim=-1)  # (B,)
+            if forced is not None and t < forced.size(1):
+                token = torch.where(forced[:, t] >= 0, forced[:, t], token)
+            token = token.masked_fill(done, eos)
             steps.append(token)
             done = done | (token == eos)
             if bool(done.all()):
@@ -268,11 +308,25 @@ class Seq2Seq(nn.Module):
         length_penalty: float = 0.6,
         n_best: int | None = None,
         early_stopping: bool = True,
+        prefix: list[list[int]] | None = None,
     ) -> list[list[Hypothesis]]:
-        """Beam search; see :func:`rnnkit.models.beam.beam_search` (GNMT length normalisation)."""
+        """Beam search with GNMT length normalisation; see :func:`rnnkit.models.beam.beam_search`.
+        ``prefix`` as in :meth:`greedy`."""
         self._check_decoding(max_len, bos, eos)
+        src = check_tokens("src", src, self.src_vocab, dims=(2,))
+        forced = self._prefix(prefix, src.size(0), max_len)
         return beam_search(
-            self, src, src_lengths, beam_size, max_len, bos, eos, length_penalty, n_best, early_stopping
+            self,
+            src,
+            src_lengths,
+            beam_size,
+            max_len,
+            bos,
+            eos,
+            length_penalty,
+            n_best,
+            early_stopping,
+            forced,
         )
 
     def sequence_log_prob(self, src: Tensor, src_lengths: object, tgt: list[list[int]], bos: int) -> Tensor:

@@ -42,7 +42,7 @@ class SequenceTagger(nn.Module):
         words = torch.randint(0, 1000, (8, 20))                 # 8 sentences, padded to 20
         lengths = torch.randint(5, 21, (8,))
         logits = model(words, lengths)                          # (8, 20, 5)
-        loss = model.loss(words, tags, lengths)                 # mean over valid steps only
+        loss = model.loss(words, gold_tags, lengths)            # mean over valid steps only
         tags = model.predict(words, lengths)                    # (8, 20), -100 at padding
     """
 
