@@ -12,6 +12,7 @@ from .attention import BahdanauAttention, LuongAttention
 from .backbone import SequenceBackbone
 from .beam import Hypothesis, beam_search, gnmt_length_penalty
 from .classifier import SequenceClassifier
+from .decoding import greedy_decode
 from .forecaster import Forecaster, make_windows
 from .generator import Generator, TokenStream
 from .sampling import SamplingConfig, filter_logits, sample_next
@@ -36,6 +37,7 @@ __all__ = [
     "beam_search",
     "filter_logits",
     "gnmt_length_penalty",
+    "greedy_decode",
     "make_windows",
     "sample_next",
 ]

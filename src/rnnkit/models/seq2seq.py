@@ -21,7 +21,6 @@ from ._common import (
     batch_lengths,
     check_choice,
     check_dropout,
-    check_int_range,
     check_tokens,
     like_state,
     make_rnn,
@@ -29,6 +28,7 @@ from ._common import (
 )
 from .attention import BahdanauAttention, LuongAttention
 from .beam import Hypothesis, beam_search
+from .decoding import check_decoding, greedy_decode, prefix_tensor
 
 ATTENTIONS = (None, "luong", "bahdanau")
 
@@ -231,37 +231,7 @@ class Seq2Seq(nn.Module):
             return out
         return out, (None if self.attention is None else torch.stack(weights, dim=1))
 
-    # -- decoding ----------------------------------------------------------------------------------
-    def _check_decoding(self, max_len: object, bos: object, eos: object) -> None:
-        check_int_range("max_len", max_len, 1)
-        check_int_range("bos", bos, 0, self.tgt_vocab)
-        check_int_range("eos", eos, 0, self.tgt_vocab)
-
-    def _prefix(self, prefix: object, batch: int, max_len: int) -> Tensor | None:
-        """(B, P) long forced tokens, -1 past each sentence's own prefix; None without a prefix."""
-        if prefix is None:
-            return None
-        if not isinstance(prefix, list | tuple) or len(prefix) != batch:
-            got = f"length {len(prefix)}" if isinstance(prefix, list | tuple) else type(prefix).__name__
-            raise ValueError(f"prefix must be a list of {batch} token-id lists (one per sentence), got {got}")
-        rows = [list(p) for p in prefix]
-        if not all(
-            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < self.tgt_vocab
-            for r in rows
-            for v in r
-        ):
-            raise ValueError(f"prefix must hold int token ids in [0, {self.tgt_vocab}), got {prefix!r:.80}")
-        longest = max(len(r) for r in rows)
-        if longest > max_len:
-            raise ValueError(f"prefix must not be longer than max_len={max_len}, got one of {longest} tokens")
-        if longest == 0:
-            return None
-        out = torch.full((batch, longest), -1, dtype=torch.long, device=self.out.weight.device)
-        for b, r in enumerate(rows):
-            out[b, : len(r)] = torch.tensor(r, dtype=torch.long)
-        return out
-
-    @torch.no_grad()
+    # -- decoding (carried state, see decoding.py and beam.py) ------------------------------------
     def greedy(
         self,
         src: Tensor,
@@ -277,25 +247,7 @@ class Seq2Seq(nn.Module):
         ``prefix``: per sentence, tokens the output must start with (what the user typed so far, for
         Smart-Compose-style completion); they are included in the returned ids and count in ``max_len``.
         """
-        self._check_decoding(max_len, bos, eos)
-        enc, state = self.encode(src, src_lengths)
-        B = enc.memory.size(0)
-        forced = self._prefix(prefix, B, max_len)  # (B, P) | None
-        token = torch.full((B,), bos, dtype=torch.long, device=enc.memory.device)
-        done = torch.zeros(B, dtype=torch.bool, device=token.device)
-        steps = []
-        for t in range(max_len):
-            logits, state, _ = self.decode_step(token, state, enc)
-            token = logits.argmax(dim=-1)  # (B,)
-            if forced is not None and t < forced.size(1):
-                token = torch.where(forced[:, t] >= 0, forced[:, t], token)
-            token = token.masked_fill(done, eos)
-            steps.append(token)
-            done = done | (token == eos)
-            if bool(done.all()):
-                break
-        rows = torch.stack(steps, dim=1).tolist()  # (B, n)
-        return [row[: row.index(eos) + 1] if eos in row else row for row in rows]
+        return greedy_decode(self, src, src_lengths, max_len, bos, eos, prefix)
 
     def beam_search(
         self,
@@ -312,9 +264,9 @@ class Seq2Seq(nn.Module):
     ) -> list[list[Hypothesis]]:
         """Beam search with GNMT length normalisation; see :func:`rnnkit.models.beam.beam_search`.
         ``prefix`` as in :meth:`greedy`."""
-        self._check_decoding(max_len, bos, eos)
+        check_decoding(max_len, bos, eos, self.tgt_vocab)
         src = check_tokens("src", src, self.src_vocab, dims=(2,))
-        forced = self._prefix(prefix, src.size(0), max_len)
+        forced = prefix_tensor(prefix, src.size(0), max_len, self.tgt_vocab, self.out.weight.device)
         return beam_search(
             self,
             src,
