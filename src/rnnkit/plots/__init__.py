@@ -1,0 +1,6 @@
+"""Plots of the demos (matplotlib, Agg backend, no display needed), written atomically as PNG."""
+
+from .forecast import plot_forecast, plot_horizon_errors
+from .pianoroll import plot_pianoroll
+
+__all__ = ["plot_forecast", "plot_horizon_errors", "plot_pianoroll"]

@@ -1,0 +1,26 @@
+"""A matplotlib figure without pyplot's global state, saved atomically as PNG."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from ..train.io import atomic_write_bytes
+
+
+def new_figure(width: float, height: float):
+    """A figure on the Agg canvas (no display, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_png(fig, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
