@@ -15,6 +15,7 @@ import io
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,7 +149,8 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 class CurvePlotter(Callback):
     """Loss, the monitored metric (with reference lines, e.g. baselines), the pre-clip gradient norm
-    and the learning rate against steps, as one PNG; redrawn after every evaluation and at the end."""
+    and the learning rate against steps, as one PNG; redrawn after evaluations (at most every
+    ``min_interval`` seconds: drawing takes a moment) and at the end."""
 
     def __init__(
         self,
@@ -157,12 +159,15 @@ class CurvePlotter(Callback):
         metric: str | None = None,
         references: dict[str, float] | None = None,
         title: str = "",
+        min_interval: float = 30.0,
     ) -> None:
         self.metrics_path, self.out_path = Path(metrics_path), Path(out_path)
         self.metric, self.references, self.title = metric, references or {}, title
+        self.min_interval, self.last = min_interval, time.monotonic()
 
     def on_eval_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        self.plot(trainer)
+        if time.monotonic() - self.last >= self.min_interval:
+            self.plot(trainer)
 
     def on_fit_end(self, trainer: Trainer, result: FitResult) -> None:
         self.plot(trainer)
@@ -176,9 +181,9 @@ class CurvePlotter(Callback):
         if not train:
             return
         clip = trainer.optim.clip_norm if trainer is not None else None
-        atomic_write_bytes(
-            self.out_path, render_curves(train, val, self.metric, self.references, clip, self.title)
-        )
+        png = render_curves(train, val, self.metric, self.references, clip, self.title)
+        atomic_write_bytes(self.out_path, png)
+        self.last = time.monotonic()
 
 
 def _ema(values: list[float], a: float = 0.05) -> list[float]:

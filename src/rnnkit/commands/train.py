@@ -1,0 +1,181 @@
+"""``rnnkit train``: train a built-in task into a run directory, or resume one."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EPILOG = """\
+settings (later wins): task defaults < --preset < --config FILE.toml < shortcut flags < --set KEY=VALUE.
+Every key is listed by --show-config; a TOML file mirrors its sections ([model], [data], [optim], [run]).
+
+examples:
+  rnnkit train --task text                          # KJV char model, ~15 min on 2 CPU cores
+  rnnkit train --task text --text notes.txt --max-minutes 5
+  rnnkit train --task text --set model.cell=gru --set optim.lr=2e-3
+  rnnkit train --task text --preset tour            # a 1-2 minute run
+  rnnkit train --resume runs/text-20260101-120000   # continue a killed run exactly
+
+tasks:
+"""
+
+#: shortcut flag -> (config key, dest)
+SHORTCUTS = {
+    "--max-minutes": ("optim.max_minutes", "max_minutes"),
+    "--steps": ("optim.max_steps", "steps"),
+    "--seed": ("run.seed", "seed"),
+    "--out-dir": ("run.out_dir", "out_dir"),
+    "--name": ("run.name", "name"),
+    "--device": ("run.device", "device"),
+    "--threads": ("run.threads", "threads"),
+}
+#: keys a resumed run may change (the rest would break the exact continuation)
+RESUMABLE = (
+    "optim.max_steps",
+    "optim.max_minutes",
+    "optim.max_epochs",
+    "run.progress",
+    "run.plot",
+    "run.device",
+    "run.threads",
+)
+
+
+def cli_errors(command: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """Report bad input (ValueError/TypeError/FileNotFoundError) as one line and exit status 2."""
+
+    def wrap(fn: Callable[..., int]) -> Callable[..., int]:
+        @functools.wraps(fn)
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return fn(args)
+            except (ValueError, TypeError, FileNotFoundError) as e:
+                print(f"rnnkit {command}: error: {e}", file=sys.stderr)
+                return 2
+
+        return run
+
+    return wrap
+
+
+def _task_lines() -> str:
+    from ..tasks.registry import get_task, list_tasks
+
+    lines = []
+    for name in list_tasks():
+        t = get_task(name)
+        presets = f" (presets: {', '.join(t.presets)})" if t.presets else ""
+        lines.append(f"  {name:10s} {t.summary}{presets}")
+    return "\n".join(lines)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..tasks.registry import get_task, list_tasks
+
+    p = sub.add_parser(
+        "train",
+        help="train a built-in task (text, …) into runs/<task>-<timestamp>/",
+        description="Train a task; the run directory gets config.toml/json, metrics.jsonl, curves.png, "
+        "checkpoints/{last,best}.safetensors and summary.json. Ctrl-C stops after the current step and "
+        "saves a checkpoint; --resume continues exactly where it stopped.",
+        epilog=EPILOG + _task_lines(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--task", choices=list_tasks(), help="what to train (default: text, or the config file's)")
+    p.add_argument("--config", metavar="FILE", help="TOML file with [model]/[data]/[optim]/[run] settings")
+    p.add_argument("--preset", metavar="NAME", help="a named preset of the task (e.g. tour, smoke)")
+    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set optim.lr=3e-3 (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--max-minutes", type=float, metavar="M", help="time budget of the training loop (optim.max_minutes)"
+    )
+    p.add_argument("--steps", type=int, metavar="N", help="maximum optimiser steps (optim.max_steps)")
+    p.add_argument("--seed", type=int, metavar="S", help="random seed (run.seed)")
+    p.add_argument(
+        "--out-dir", metavar="DIR", help="parent folder of run directories (run.out_dir, default runs)"
+    )
+    p.add_argument("--name", help="run directory name (run.name, default <task>-<timestamp>)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (run.device)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (run.threads)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (run.progress=false)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
+    p.add_argument("--show-config", action="store_true", help="print the resolved settings and exit")
+    seen: dict[str, str] = {}
+    for name in list_tasks():
+        for flag, (key, help_text) in get_task(name).cli_flags.items():
+            if flag in seen:
+                continue
+            seen[flag] = name
+            p.add_argument(
+                flag, dest=f"taskflag_{key}", metavar="PATH", help=f"{help_text} ({key}; task {name})"
+            )
+    p.set_defaults(func=run)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, dest in SHORTCUTS.values():
+        if getattr(args, dest) is not None:
+            out[key] = getattr(args, dest)
+    if args.no_progress:
+        out["run.progress"] = False
+    for dest, value in vars(args).items():
+        if dest.startswith("taskflag_") and value is not None:
+            out[dest[len("taskflag_") :]] = value
+    from ..train.config import parse_assignments
+
+    out |= parse_assignments(args.assignments)
+    return out
+
+
+def _check_task_flags(args: argparse.Namespace, task: Any) -> None:
+    own = {key for key, _ in task.cli_flags.values()}
+    for dest, value in vars(args).items():
+        if dest.startswith("taskflag_") and value is not None and dest[len("taskflag_") :] not in own:
+            raise ValueError(f"{dest[len('taskflag_') :]} belongs to another task, not to --task {task.name}")
+
+
+@cli_errors("train")
+def run(args: argparse.Namespace) -> int:
+    from ..tasks import runner
+    from ..tasks.registry import get_task
+    from ..train.config import apply_overrides, describe_keys, validate
+
+    overrides = _overrides(args)
+    if args.resume:
+        if args.task or args.config or args.preset:
+            raise ValueError(
+                "--resume continues a run with its saved settings; drop --task/--config/--preset"
+            )
+        config_path = Path(args.resume) / "config.json"
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{args.resume!r} is not a run directory (no config.json)")
+        cfg = runner.config_from_dict(json.loads(config_path.read_text()))
+        fixed = sorted(k for k in overrides if k not in RESUMABLE)
+        if fixed:
+            raise ValueError(
+                f"a resumed run cannot change {', '.join(fixed)}; it may change only {', '.join(RESUMABLE)}"
+            )
+        cfg = validate(apply_overrides(cfg, overrides))
+    else:
+        cfg = runner.resolve_config(
+            args.task, preset=args.preset, config_file=args.config, overrides=overrides
+        )
+        _check_task_flags(args, get_task(cfg.task))
+    if args.show_config:
+        print(f"task = {cfg.task}\n" + describe_keys(cfg))
+        return 0
+    try:
+        summary = runner.train(cfg, resume=args.resume)
+    except KeyboardInterrupt:
+        print(
+            "\naborted; the last checkpoint was saved. Continue with: rnnkit train --resume <run dir>",
+            file=sys.stderr,
+        )
+        return 130
+    return 130 if summary.fit.stop_reason == "interrupted" else 0

@@ -1,0 +1,219 @@
+"""``series``: forecast a series with learnable structure 24 steps ahead: a continuous glucose monitor
+(default; 5-minute readings, so 2 hours ahead), sea-surface temperature (30-minute readings, 12 hours
+ahead) or your own CSV column.
+
+A window of W steps of (value, change, time of day) → LSTM → the changes y_{t+h} − y_t for
+h = 1 … H at once. The split is chronological (test = the last 20%, validation the 10% before), the
+scalers are fit on training windows only. The headline metric is the MAE H steps ahead, reported next to
+naive baselines computed in the same run on the same origins: persistence (y_t), seasonal naive (the
+value one day or half a day earlier at the same phase, where the timestamps give a day) and the training
+mean; plus a linear AR(p) on the last p values as a non-naive reference. Floor: MAE ≤ 0.9 × the best
+naive baseline (``forecast.md`` says whether it is met).
+
+    rnnkit train --task series                                  # glucose
+    rnnkit train --task series --set data.series=sst
+    rnnkit train --task series --csv load.csv --column MW --date-column time
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from torch import nn
+
+from ..train.config import Config, option
+from .base import TaskData
+from .forecasting import ForecastTask, WindowSource, scaler_state
+
+FLOOR = 0.9  # the network's MAE must be at most this times the best naive baseline's
+
+
+@dataclass
+class SeriesDataConfig:
+    series: str = option("glucose", "built-in series", choices=("glucose", "sst"))
+    csv: str | None = option(None, "your own CSV file (then --column is required)")
+    column: str | None = option(None, "the CSV column to forecast")
+    date_column: str | None = option(None, "the CSV column with timestamps (optional)")
+    window: int = option(96, "past steps the model reads", low=2)
+    horizon: int = option(24, "steps ahead of the forecast (every step 1 … horizon is predicted)", low=1)
+    val_frac: float = option(0.1, "share of steps for validation (before the test period)", low=0.0)
+    test_frac: float = option(0.2, "share of steps at the end held out for testing", low=0.0)
+    max_gap: int = option(6, "interpolate gaps of up to this many missing steps", low=0)
+    time_features: bool = option(True, "add the time of day (sin, cos) for sub-daily timestamps")
+    batch_size: int = option(64, "windows per batch", low=1)
+    ar_order: int = option(24, "lags of the linear AR(p) reference", low=1)
+
+
+def load_data(cfg: Config):
+    from ..data.series import BUILTIN_SERIES, SeriesConfig, load_builtin, load_csv, prepare_series
+
+    d = cfg.data
+    if d.ar_order > d.window:
+        raise ValueError(f"data.ar_order must be <= data.window={d.window}, got {d.ar_order}")
+    sc = SeriesConfig(d.window, d.horizon, d.val_frac, d.test_frac, d.max_gap, d.time_features)
+    if d.csv:
+        if not d.column:
+            raise ValueError("data.column (--column NAME) is required with a CSV file, got none")
+        return prepare_series(load_csv(d.csv, d.column, d.date_column), sc)
+    return prepare_series(load_builtin(d.series), sc, unit=BUILTIN_SERIES[d.series][1])
+
+
+def seasonal_periods(data: Any) -> dict[str, int]:
+    """Seasonal-naive periods (name → steps) that differ from persistence at the horizon."""
+    from ..data.series import steps_per_day
+
+    day = steps_per_day(data.index)
+    if day is None:
+        return {}
+    candidates = {"seasonal_1d": day} | ({"seasonal_12h": day // 2} if day % 2 == 0 else {})
+    return {n: s for n, s in candidates.items() if data.horizon % s}
+
+
+def naive_forecasts(data: Any, origins: np.ndarray, periods: dict[str, int], ar_order: int) -> dict:
+    """Baseline name → forecast values (S, H) at ``origins``; ``naive`` marks those the floor uses."""
+    from ..baselines.forecast import LinearAR, seasonal_naive
+
+    H, y = data.horizon, data.values
+    train = data.origins["train"]
+    out = {"persistence": np.repeat(y[origins][:, None], H, axis=1)}
+    for name, s in periods.items():
+        out[name] = np.column_stack([seasonal_naive(y, origins, h, s) for h in range(1, H + 1)])
+    mean = float(np.nanmean(y[: data.points.val_start]))
+    out["mean"] = np.full((len(origins), H), mean)
+    ar = [LinearAR(ar_order).fit(y, train, data.targets[train, h, 0]) for h in range(H)]
+    out[f"ar{ar_order}"] = y[origins][:, None] + np.column_stack([m.predict(y, origins) for m in ar])
+    return out
+
+
+def keep_scorable(data: Any, periods: dict[str, int]) -> None:
+    """Drop validation/test origins where a seasonal baseline would read a missing value, so every
+    forecaster is scored on exactly the same origins."""
+    for split in ("val", "test"):
+        o = data.origins[split]
+        ok = np.ones(len(o), dtype=bool)
+        for s in periods.values():
+            for h in range(1, data.horizon + 1):
+                ok &= np.isfinite(data.values[o + h - s * math.ceil(h / s)])
+        data.origins[split] = o[ok]
+
+
+def change_metrics(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    """MAE and RMSE H steps ahead and the MAE averaged over steps 1 … H (errors of changes = errors of
+    values, both start from y_t)."""
+    err = pred - actual  # (S, H)
+    return {
+        "mae": float(np.mean(np.abs(err[:, -1]))),
+        "rmse": float(np.sqrt(np.mean(err[:, -1] ** 2))),
+        "mae_avg": float(np.mean(np.abs(err))),
+    }
+
+
+class SeriesTask(ForecastTask):
+    name = "series"
+    summary = "24-step-ahead forecast of glucose CGM, sea-surface temperature or --csv vs naive baselines"
+    DataConfig = SeriesDataConfig
+    monitor, mode = "mae", "min"
+    cli_flags: ClassVar[dict[str, tuple[str, str]]] = {
+        "--csv": ("data.csv", "stocks/series: train on your own CSV file"),
+        "--column": ("data.column", "series: the CSV column to forecast"),
+        "--date-column": ("data.date_column", "series: the CSV column with timestamps"),
+    }
+    defaults: ClassVar[dict[str, Any]] = {
+        "optim.lr": 1e-3,
+        "optim.max_steps": 4000,
+        "optim.max_minutes": 8.0,
+        "optim.warmup_steps": 50,
+        "optim.clip_norm": 1.0,
+        "run.eval_every": 200,
+        "run.checkpoint_every": 200,
+        "run.patience": 6,
+    }
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "tour": {"optim.max_minutes": 1.0, "optim.max_steps": 800, "run.eval_every": 100},
+        "smoke": {
+            "data.window": 16,
+            "data.ar_order": 8,
+            "model.hidden_size": 8,
+            "optim.max_steps": 6,
+            "optim.max_minutes": None,
+            "optim.warmup_steps": 1,
+            "run.eval_every": 3,
+            "run.patience": None,
+        },
+    }
+
+    def build_data(self, cfg: Config, state: dict[str, Any] | None = None) -> TaskData:
+        data = load_data(cfg)
+        periods = seasonal_periods(data)
+        keep_scorable(data, periods)
+        scalers = state["scalers"] if state else scaler_state(data.train_rows(), data.train_targets())
+        sources = {}
+        for period in ("train", "val", "test"):
+            x, y = data.dataset(period).tensors()
+            meta = {"series": data, "period": period, "periods": periods}
+            sources[period] = WindowSource(
+                x, y, cfg.data.batch_size, shuffle=period == "train", seed=cfg.run.seed, meta=meta
+            )
+        name = f"{cfg.data.csv}:{cfg.data.column}" if cfg.data.csv else cfg.data.series
+        return TaskData(
+            train=sources["train"],
+            val=sources["val"],
+            test=sources["test"],
+            state={
+                "scalers": scalers,
+                "horizon_steps": data.horizon,
+                "window": cfg.data.window,
+                "features": data.feature_names,
+                "unit": data.unit,
+            },
+            info={
+                "series": name,
+                "steps": len(data.values),
+                "features": ",".join(data.feature_names),
+                "train windows": len(sources["train"].x),
+                "val windows": len(sources["val"].x),
+                "test windows": len(sources["test"].x),
+            },
+        )
+
+    def evaluate(self, model: nn.Module, source: Any, cfg: Config, max_batches: int | None = None) -> dict:
+        pred, actual, sq = self.predict(model, source, max_batches)
+        return {"loss": float(sq.mean()), **change_metrics(pred, actual)}
+
+    def baselines(self, cfg: Config, data: TaskData, split: str = "val") -> dict[str, dict[str, float]]:
+        source = {"val": data.val, "test": data.test}[split]
+        series, o = source.meta["series"], series_origins(source)
+        actual = series.actual(o) - series.values[o][:, None]  # (S, H) changes
+        std = np.asarray(data.state["scalers"]["target_std"])
+        out = {}
+        for name, f in naive_forecasts(series, o, source.meta["periods"], cfg.data.ar_order).items():
+            change = f - series.values[o][:, None]
+            out[name] = {
+                "loss": float(np.mean(((change - actual) / std) ** 2)),
+                **change_metrics(change, actual),
+            }
+        return out
+
+    def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir) -> dict[str, Any]:
+        from .series_report import write_report
+
+        pred, _, _ = self.predict(model, data.test)
+        return write_report(data.test, pred, self.baselines(cfg, data, "test"), cfg, run_dir)
+
+    def forecast(self, run: Any, args: argparse.Namespace) -> int:
+        """``rnnkit forecast --task series``: the next H steps after the end of the series."""
+        from .series_report import forecast_next
+
+        for key in ("csv", "column", "date_column"):
+            if getattr(args, key, None):
+                setattr(run.cfg.data, key, getattr(args, key))
+        print(forecast_next(run.model, load_data(run.cfg), getattr(args, "out", None)))
+        return 0
+
+
+def series_origins(source: WindowSource) -> np.ndarray:
+    return source.meta["series"].origins[source.meta["period"]]

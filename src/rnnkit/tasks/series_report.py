@@ -1,0 +1,100 @@
+"""The ``series`` task's test report: the network's MAE H steps ahead beside every baseline's, the
+floor (≤ 0.9 × the best naive baseline) met or not, a plot of the forecasts against the truth and a
+plot of the error by steps ahead; and forecasts past the end of the series."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..train.config import Config
+from ..train.io import atomic_write_text
+
+NAIVE = ("persistence", "seasonal_1d", "seasonal_12h", "mean")
+PLOT_POINTS = 576  # the last origins drawn (two days of 5-minute readings)
+
+
+def write_report(
+    source: Any, pred: np.ndarray, baselines: dict, cfg: Config, run_dir: Path
+) -> dict[str, Any]:
+    """``pred``: the network's predicted changes (S, H) on the test origins; ``baselines``: the test
+    metrics of every baseline. Writes ``forecast.md``, ``forecast.json``, ``forecast.png`` and
+    ``horizon.png``."""
+    from ..plots import plot_forecast, plot_horizon_errors
+    from .series import change_metrics, naive_forecasts
+
+    data, period = source.meta["series"], source.meta["period"]
+    o = data.origins[period]
+    H, unit = data.horizon, data.unit
+    y0 = data.values[o][:, None]
+    actual = data.actual(o)  # (S, H)
+    ours = change_metrics(pred, actual - y0)
+    naive = {n: m for n, m in baselines.items() if n in NAIVE}
+    best_name = min(naive, key=lambda n: naive[n]["mae"])
+    ratio = ours["mae"] / naive[best_name]["mae"]
+    met = ratio <= 0.9
+    verdict = (
+        f"MAE {H} steps ahead: network {ours['mae']:.4g} {unit} vs best naive baseline ({best_name}) "
+        f"{naive[best_name]['mae']:.4g} {unit}: ratio {ratio:.3f}, floor ≤ 0.9 {'MET' if met else 'NOT MET'}"
+    )
+    rows = ["| forecaster | MAE at H | RMSE at H | MAE over 1…H | ÷ best naive |", "|---|---|---|---|---|"]
+    for name, m in {"lstm": ours, **baselines}.items():
+        rows.append(
+            f"| {name} | {m['mae']:.4g} | {m['rmse']:.4g} | {m['mae_avg']:.4g} | "
+            f"{m['mae'] / naive[best_name]['mae']:.3f} |"
+        )
+    forecasts = {"lstm": y0 + pred} | naive_forecasts(data, o, source.meta["periods"], cfg.data.ar_order)
+    tail = slice(max(0, len(o) - PLOT_POINTS), len(o))
+    when = data.index[o[tail] + H]
+    plot_forecast(
+        run_dir / "forecast.png",
+        when,
+        actual[tail, -1],
+        {n: f[tail, -1] for n, f in forecasts.items()},
+        model="lstm",
+        title=f"{H}-step-ahead forecasts on the test period (last {len(when)} origins)",
+        ylabel=unit or "value",
+    )
+    errors = {n: np.mean(np.abs(f - actual), axis=0) for n, f in forecasts.items()}
+    plot_horizon_errors(
+        run_dir / "horizon.png", errors, model="lstm", title="test MAE by steps ahead", ylabel=f"MAE {unit}"
+    )
+    text = f"# series: {H}-step-ahead forecast, test period\n\n{verdict}.\n\n" + "\n".join(rows) + "\n"
+    atomic_write_text(run_dir / "forecast.md", text)
+    payload = {"verdict": verdict, "ratio": ratio, "floor_met": met, "network": ours, "baselines": baselines}
+    atomic_write_text(run_dir / "forecast.json", json.dumps(payload, indent=2) + "\n")
+    print(f"\n{verdict}")
+    return {
+        "verdict": verdict,
+        "mae_vs_best_naive": ratio,
+        "floor_met": met,
+        "report": "forecast.md",
+        "plots": ["forecast.png", "horizon.png"],
+    }
+
+
+@torch.no_grad()
+def forecast_next(model: nn.Module, data: Any, out: str | None = None) -> str:
+    """The network's forecast of the H steps after the last one, as a table (and a CSV at ``out``)."""
+    W = data.config.window
+    x = torch.as_tensor(data.features[-W:], dtype=torch.float32)  # (W, F)
+    if not torch.isfinite(x).all():
+        raise ValueError(f"the last {W} steps of the series must be complete to forecast (found gaps)")
+    model.eval()
+    values = data.values[-1] + model.predict(x)[:, 0].double().numpy()  # (H,)
+    if isinstance(data.index, pd.DatetimeIndex):
+        step = data.index[-1] - data.index[-2]
+        when = [str(data.index[-1] + step * (h + 1)) for h in range(data.horizon)]
+    else:
+        when = [str(len(data.values) + h) for h in range(data.horizon)]
+    if out:
+        frame = pd.DataFrame({"time": when, "forecast": values})
+        atomic_write_text(out, frame.to_csv(index=False))
+    last = f"last value {data.values[-1]:.4g} {data.unit} at {data.index[-1]}"
+    return last + "\n" + "\n".join(f"{w}  {v:.4g}" for w, v in zip(when, values, strict=True))

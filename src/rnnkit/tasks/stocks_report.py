@@ -1,0 +1,109 @@
+"""The ``stocks`` task's test report: per ticker and horizon, RMSE and MAE in dollars, directional
+accuracy and the up-day share for the network and every baseline, plots of forecast vs actual, and a
+plain verdict on whether the network beats persistence; and forecasts past the last day of the data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..baselines.forecast import score_forecast, up_share
+from ..train.config import Config
+from ..train.io import atomic_write_text
+
+PLOT_DAYS = 150  # the last trading days of the test period drawn in each plot
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = "| ticker | h | forecaster | RMSE $ | MAE $ | RMSE ÷ persistence | direction | up share |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['ticker']} | {r['h']}d | {r['forecaster']} | {r['rmse']:.3f} | {r['mae']:.3f} | "
+            f"{r['ratio']:.4f} | {r['direction']:.3f} | {r['up_share']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_report(stocks: Any, pred: np.ndarray, cfg: Config, run_dir: Path) -> dict[str, Any]:
+    """Score the network's test predictions (S, K) (tickers in order) and the baselines in dollars;
+    write ``forecast.md``, ``forecast.json`` and ``forecast-<TICKER>.png``; return the summary."""
+    from ..plots import plot_forecast
+    from .stocks import baseline_returns
+
+    d = cfg.data
+    hs = tuple(d.horizons)
+    base = baseline_returns(stocks, "test", d.ma_window, d.ar_order)
+    rows, plots, offset = [], [], 0
+    for i, t in enumerate(stocks.tickers.values()):
+        o = t.origins["test"]
+        forecasters = {"lstm": pred[offset : offset + len(o)]} | {n: parts[i] for n, parts in base.items()}
+        offset += len(o)
+        for k, h in enumerate(hs):
+            actual, start = t.price[o + h], t.price[o]
+            prices = {n: start * np.exp(r[:, k]) for n, r in forecasters.items()}
+            ref = score_forecast(prices["persistence"], actual, start).rmse
+            for n, p in prices.items():
+                s = score_forecast(p, actual, start)
+                rows.append(
+                    {"ticker": t.ticker, "h": h, "forecaster": n, "rmse": s.rmse, "mae": s.mae,
+                     "ratio": s.rmse / ref, "direction": s.direction, "up_share": up_share(actual, start)}
+                )  # fmt: skip
+            if k == 0:
+                tail = slice(max(0, len(o) - PLOT_DAYS), len(o))
+                path = run_dir / f"forecast-{t.ticker}.png"
+                plot_forecast(
+                    path,
+                    t.dates[o[tail] + h],
+                    actual[tail],
+                    {n: p[tail] for n, p in prices.items()},
+                    model="lstm",
+                    title=f"{t.ticker}: {h}-day-ahead forecasts, last {PLOT_DAYS} test days",
+                    ylabel="adjusted close ($)",
+                )
+                plots.append(path.name)
+    ours = [r for r in rows if r["forecaster"] == "lstm"]
+    wins = [r for r in ours if r["ratio"] < 1.0]
+    mean_ratio = float(np.mean([r["ratio"] for r in ours]))
+    if mean_ratio < 0.99:
+        verdict = f"the network beats persistence: mean RMSE ratio {mean_ratio:.3f}"
+    else:
+        verdict = (
+            f"the network does NOT beat persistence (mean RMSE ratio {mean_ratio:.3f}; lower on "
+            f"{len(wins)} of {len(ours)} ticker-horizons): daily prices are close to a random walk"
+        )
+    text = (
+        f"# stocks: test period from {stocks.test_start.date()}\n\n{verdict}.\n\n{_table(rows)}\n\n"
+        "RMSE ÷ persistence < 1 means better than tomorrow = today. Direction: share of days where the "
+        "forecast and the truth agree on 'up'; up share: what always saying 'up' scores.\n"
+    )
+    atomic_write_text(run_dir / "forecast.md", text)
+    atomic_write_text(
+        run_dir / "forecast.json", json.dumps({"verdict": verdict, "rows": rows}, indent=2) + "\n"
+    )
+    print(f"\n{verdict}\n{_table(ours)}")
+    return {"verdict": verdict, "rmse_vs_persistence": mean_ratio, "report": "forecast.md", "plots": plots}
+
+
+@torch.no_grad()
+def forecast_next(model: nn.Module, stocks: Any, cfg: Config) -> str:
+    """A table of the network's price forecasts h trading days after the last day of each ticker."""
+    hs = tuple(cfg.data.horizons)
+    W = cfg.data.window
+    model.eval()
+    lines = ["| ticker | last day | close | " + " | ".join(f"+{h}d forecast (change)" for h in hs) + " |"]
+    lines.append("|---" * (3 + len(hs)) + "|")
+    for t in stocks.tickers.values():
+        x = torch.as_tensor(t.features[-W:], dtype=torch.float32)  # (W, F)
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{t.ticker}: the last {W} days must have complete bars to forecast")
+        r = model.predict(x)[:, 0].double().numpy()  # (K,) h-day log-returns
+        p = t.price[-1]
+        cells = " | ".join(f"{p * np.exp(v):.2f} ({100 * np.expm1(v):+.2f}%)" for v in r)
+        lines.append(f"| {t.ticker} | {t.dates[-1].date()} | {p:.2f} | {cells} |")
+    return "\n".join(lines)
