@@ -37,7 +37,7 @@ class SequenceClassifier(nn.Module):
         encoder: module applied to every step, e.g. a small CNN on each video frame: x (B, T, C, H, W)
             → encoder on (B*T, C, H, W) → (B*T, input_size) → (B, T, input_size).
         rnn_options: extra keyword arguments for the recurrent layer(s) (cell options, regularisers,
-            init), e.g. ``{"recurrent_init": "orthogonal"}``.
+            init), e.g. ``{"nonlinearity": "relu"}`` with ``cell="rnn"``.
 
     Example::
 

@@ -65,7 +65,7 @@ class Forecaster(nn.Module):
         hidden_size, num_layers, cell, bidirectional, backend: of the recurrent layer.
         dropout: between recurrent layers and on the last state before the linear layer.
         rnn_options: extra keyword arguments for the recurrent layer(s) (cell options, regularisers,
-            init), e.g. ``{"recurrent_init": "orthogonal"}``.
+            init), e.g. ``{"nonlinearity": "relu"}`` with ``cell="rnn"``.
 
     Example::
 

@@ -55,7 +55,7 @@ class Generator(nn.Module):
         dropout: on the embeddings, between recurrent layers and before the output layer.
         tie_weights: share the embedding matrix with the output layer (needs embed_dim == hidden_size).
         rnn_options: extra keyword arguments for the recurrent layer(s) (cell options, regularisers,
-            init), e.g. ``{"recurrent_init": "orthogonal"}``.
+            init), e.g. ``{"nonlinearity": "relu"}`` with ``cell="rnn"``.
 
     Generation runs in the module's current mode: call ``model.eval()`` first to switch dropout off.
 

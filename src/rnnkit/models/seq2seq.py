@@ -76,7 +76,7 @@ class Seq2Seq(nn.Module):
         bidirectional_encoder: read the source in both directions.
         share_embeddings: one embedding for source and target (needs src_vocab == tgt_vocab).
         rnn_options: extra keyword arguments for the recurrent layer(s) (cell options, regularisers,
-            init), e.g. ``{"recurrent_init": "orthogonal"}``.
+            init), e.g. ``{"nonlinearity": "relu"}`` with ``cell="rnn"``.
 
     Example::
 

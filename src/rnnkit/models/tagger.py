@@ -34,7 +34,7 @@ class SequenceTagger(nn.Module):
         dropout: between recurrent layers and on the features before the linear layer.
         encoder: module applied to every step on its own (see :class:`SequenceBackbone`).
         rnn_options: extra keyword arguments for the recurrent layer(s) (cell options, regularisers,
-            init), e.g. ``{"recurrent_init": "orthogonal"}``.
+            init), e.g. ``{"nonlinearity": "relu"}`` with ``cell="rnn"``.
 
     Example::
 
