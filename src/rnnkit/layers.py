@@ -2,7 +2,10 @@
 
 Same constructor, same forward signature and return shapes, same parameter names, shapes and init, so
 ``rnnkit.LSTM(...).load_state_dict(torch.nn.LSTM(...).state_dict())`` works both ways. On top of torch:
-``lengths=`` on padded input, ``trace()`` for per-step gates, and ``backend=`` for fused kernels.
+``lengths=`` on padded input, ``trace()`` for per-step gates, ``backend=`` for fused kernels, and keyword
+options — the cell's (``forget_bias=1.0``, ``peephole=True``, ``layer_norm=True``, see ``cells/lstm.py``)
+and the runner's (``zoneout=``, ``recurrent_dropout=``, ``input_dropout=``, ``recurrent_init=``, see
+:class:`rnnkit.RecurrentLayer`); the defaults are exactly torch's.
 
 Example::
 
@@ -37,6 +40,7 @@ class RNN(RecurrentLayer):
         backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        **options: object,
     ) -> None:
         super().__init__(
             "rnn",
@@ -51,6 +55,7 @@ class RNN(RecurrentLayer):
             device=device,
             dtype=dtype,
             nonlinearity=nonlinearity,
+            **options,
         )
         self.nonlinearity = nonlinearity
         self.mode = f"RNN_{nonlinearity.upper()}"
@@ -73,6 +78,7 @@ class LSTM(RecurrentLayer):
         backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        **options: object,
     ) -> None:
         super().__init__(
             "lstm",
@@ -87,6 +93,7 @@ class LSTM(RecurrentLayer):
             backend=backend,
             device=device,
             dtype=dtype,
+            **options,
         )
 
 
@@ -106,6 +113,7 @@ class GRU(RecurrentLayer):
         backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        **options: object,
     ) -> None:
         super().__init__(
             "gru",
@@ -119,6 +127,7 @@ class GRU(RecurrentLayer):
             backend=backend,
             device=device,
             dtype=dtype,
+            **options,
         )
 
 

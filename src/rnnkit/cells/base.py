@@ -64,6 +64,11 @@ class CellSpec:
         """Initialise one extra tensor in place (called after the uniform init of all parameters)."""
         raise NotImplementedError(f"{type(self).__name__} declares no extra tensor {name!r}")
 
+    def init_parameters(self, params: dict[str, Tensor], hidden_size: int) -> None:
+        """Cell-specific init of one layer/direction's tensors, in place, after the uniform init and
+        :meth:`init_extra` (e.g. a forget-gate bias). ``params`` maps ``weight_ih``, ``weight_hh``,
+        ``bias_ih``/``bias_hh`` (None without bias) and the extra tensors' names to the tensors."""
+
     # -- the step --------------------------------------------------------------------------------------
     def pointwise(
         self, xg: Tensor, hg: Tensor, state: State, extras: dict[str, Tensor], record: bool
@@ -136,6 +141,8 @@ class CellModule(nn.Module):
         with torch.no_grad():
             for name in self._extra_names:
                 self.spec.init_extra(name, getattr(self, name), self.hidden_size)
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", *self._extra_names)
+            self.spec.init_parameters({n: getattr(self, n) for n in names}, self.hidden_size)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -11,6 +11,17 @@ r resets how much of the past enters the candidate n; z chooses between keeping 
 Weight rows follow torch's order [r, z, n]. ``trace()`` reports the gates "reset", "update" and
 "candidate" (each (B, H)).
 
+Options (the defaults are exactly ``torch.nn.GRU``: same math, parameters and init):
+
+- ``forget_bias``: the initial bias of the update gate z, the GRU's forget gate (it keeps h_{t-1}):
+  None (torch's uniform init), a number (``1.0``: z starts near 0.73) or ``"ugi"`` (logit(u),
+  u ~ U[1/H, 1 − 1/H]). The z rows of ``bias_ih`` get the value, those of ``bias_hh`` zero.
+- ``layer_norm=True`` (Ba et al. 2016, as haste's LayerNormGRU): the GRU runs on
+  x̂ = LN(W x + b_ih; γ_x, β_x) and ĥ = LN(U h + b_hh; γ_h, β_h), each normalised over its 3H
+  features, in place of W x + b_ih and U h + b_hh (so r still gates the normalised ĥ_n). Extra
+  parameters ``layer_norm_weight``/``layer_norm_bias`` (2, 3H), rows [x side, h side], γ = 1 and
+  β = 0 at init. Registered as ``"layernorm_gru"``.
+
 Example::
 
     cell = rnnkit.GRUCell(10, 20)
@@ -18,6 +29,7 @@ Example::
     for x_t in torch.randn(5, 3, 10):
         h = cell(x_t, h)
     (h,), gates = cell.step(x_t, h, record=True)    # gates["update"]: (3, 20)
+    rnnkit.GRU(10, 20, forget_bias=1.0, layer_norm=True)   # options work on layers too
 """
 
 from __future__ import annotations
@@ -28,6 +40,8 @@ import torch
 from torch import Tensor
 
 from .base import CellModule, CellSpec, Gates, State
+from .init import check_forget_bias, forget_bias_value, set_gate_bias_
+from .norm import layer_norm
 
 
 class GRUSpec(CellSpec):
@@ -36,12 +50,50 @@ class GRUSpec(CellSpec):
     name: ClassVar[str] = "gru"
     gate_names: ClassVar[tuple[str, ...]] = ("reset", "update", "candidate")
     num_chunks: ClassVar[int] = 3
-    kernel: ClassVar[str | None] = "gru"
+
+    def __init__(self, forget_bias: float | str | None = None, layer_norm: bool = False) -> None:
+        self.forget_bias = check_forget_bias(forget_bias)
+        self.layer_norm = bool(layer_norm)
+
+    @property
+    def kernel(self) -> str | None:  # type: ignore[override]
+        return None if self.layer_norm else "gru"
+
+    def options(self) -> dict[str, object]:
+        opts: dict[str, object] = {}
+        if self.forget_bias is not None:
+            opts["forget_bias"] = self.forget_bias
+        if self.layer_norm:
+            opts["layer_norm"] = True
+        return opts
+
+    def extra_tensors(self, hidden_size: int) -> dict[str, tuple[tuple[int, ...], bool]]:
+        if not self.layer_norm:
+            return {}
+        shape = (2, 3 * hidden_size)
+        return {"layer_norm_weight": (shape, False), "layer_norm_bias": (shape, False)}
+
+    def init_extra(self, name: str, tensor: Tensor, hidden_size: int) -> None:
+        if name == "layer_norm_weight":
+            tensor.fill_(1.0)
+        elif name == "layer_norm_bias":
+            tensor.zero_()
+        else:
+            super().init_extra(name, tensor, hidden_size)
+
+    def init_parameters(self, params: dict[str, Tensor], hidden_size: int) -> None:
+        if self.forget_bias is None:
+            return
+        value = forget_bias_value(self.forget_bias, hidden_size, params["weight_hh"])
+        set_gate_bias_(params, 1, value, "layer_norm_bias" if self.layer_norm else "bias")
 
     def pointwise(
         self, xg: Tensor, hg: Tensor, state: State, extras: dict[str, Tensor], record: bool
     ) -> tuple[State, Gates | None]:
         h_prev = state[0]  # (B, H)
+        if self.layer_norm:
+            w, b = extras["layer_norm_weight"], extras["layer_norm_bias"]  # (2, 3H) each
+            xg, hg = layer_norm(xg, w[0], b[0]), layer_norm(hg, w[1], b[1])
         xr, xz, xn = xg.chunk(3, dim=-1)  # 3 x (B, H)
         hr, hz, hn = hg.chunk(3, dim=-1)  # 3 x (B, H)
         r = torch.sigmoid(xr + hr)
@@ -53,7 +105,18 @@ class GRUSpec(CellSpec):
 
 
 class GRUCell(CellModule):
-    """Drop-in for ``torch.nn.GRUCell``: returns ``h'``."""
+    """Drop-in for ``torch.nn.GRUCell``: returns ``h'``; keyword options as :class:`GRUSpec`."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
-        super().__init__(GRUSpec(), input_size, hidden_size, bias, device=device, dtype=dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        forget_bias: float | str | None = None,
+        layer_norm: bool = False,
+    ) -> None:
+        spec = GRUSpec(forget_bias=forget_bias, layer_norm=layer_norm)
+        super().__init__(spec, input_size, hidden_size, bias, device=device, dtype=dtype)

@@ -74,5 +74,8 @@ register_cell(CellEntry("rnn", RNNSpec, RNNCell, "rnnkit.layers:RNN", {"nonlinea
 register_cell(CellEntry("rnn_relu", RNNSpec, RNNCell, "rnnkit.layers:RNN", {"nonlinearity": "relu"}, "RNN"))
 register_cell(CellEntry("lstm", LSTMSpec, LSTMCell, "rnnkit.layers:LSTM", {}, "LSTM"))
 register_cell(CellEntry("gru", GRUSpec, GRUCell, "rnnkit.layers:GRU", {}, "GRU"))
+register_cell(CellEntry("lstm_peephole", LSTMSpec, LSTMCell, "rnnkit.layers:LSTM", {"peephole": True}))
+register_cell(CellEntry("layernorm_lstm", LSTMSpec, LSTMCell, "rnnkit.layers:LSTM", {"layer_norm": True}))
+register_cell(CellEntry("layernorm_gru", GRUSpec, GRUCell, "rnnkit.layers:GRU", {"layer_norm": True}))
 register_cell(CellEntry("urlstm", URLSTMSpec, URLSTMCell, "rnnkit.ur_layers:URLSTM"))
 register_cell(CellEntry("urgru", URGRUSpec, URGRUCell, "rnnkit.ur_layers:URGRU"))

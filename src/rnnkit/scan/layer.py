@@ -22,10 +22,14 @@ from torch.nn.utils.rnn import PackedSequence
 
 from .._checks import check_positive_int
 from ..cells.base import CellSpec, State
+from ..cells.init import orthogonal_blocks_
 from ..cells.registry import get_cell
 from .backends import check_backend_name, select_backend
 from .inputs import Prepared, finish_output, finish_state, prepare_input, reverse_time, time_mask
 from .reference import ScanResult, reference_scan
+from .regularize import Regularization, apply_zoneout
+
+RECURRENT_INITS = ("uniform", "orthogonal")
 
 
 @dataclass
@@ -58,7 +62,11 @@ class RecurrentLayer(nn.Module):
         input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size:
             as in ``torch.nn.LSTM``.
         backend: ``"auto"`` (fastest usable), ``"reference"``, or another name in ``rnnkit.backends()``.
-        **cell_options: options of the cell (e.g. ``nonlinearity="relu"``).
+        zoneout, recurrent_dropout, input_dropout: regularisers inside the recurrence, off by default
+            (zoneout per step; variational dropout with one mask per sequence; see ``scan/regularize.py``).
+        recurrent_init: ``"uniform"`` (torch's ±1/√H) or ``"orthogonal"`` (each gate block of U
+            orthogonal).
+        **cell_options: options of the cell (e.g. ``nonlinearity="relu"``, ``forget_bias=1.0``).
     """
 
     def __init__(
@@ -76,6 +84,10 @@ class RecurrentLayer(nn.Module):
         backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        zoneout: float | tuple[float, ...] = 0.0,
+        recurrent_dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        recurrent_init: str = "uniform",
         **cell_options: object,
     ) -> None:
         super().__init__()
@@ -101,6 +113,12 @@ class RecurrentLayer(nn.Module):
         self.dropout, self.proj_size = float(dropout), proj_size
         self.backend = check_backend_name(backend)
         self.mode = self.spec.name.upper()
+        self.regularization = Regularization.make(
+            zoneout, recurrent_dropout, input_dropout, self.spec.state_names
+        )
+        if recurrent_init not in RECURRENT_INITS:
+            raise ValueError(f"recurrent_init must be one of {RECURRENT_INITS}, got {recurrent_init!r}")
+        self.recurrent_init = recurrent_init
 
         kw = {"device": device, "dtype": dtype}
         D, H, G = self.num_directions, hidden_size, self.spec.num_chunks
@@ -147,6 +165,13 @@ class RecurrentLayer(nn.Module):
         with torch.no_grad():
             for _, attr, name in self._extra_names:
                 self.spec.init_extra(name, getattr(self, attr), self.hidden_size)
+            for layer in range(self.num_layers):
+                for d in range(self.num_directions):
+                    w_ih, b_ih, w_hh, b_hh, _, extras = self.weights(layer, d)
+                    if self.recurrent_init == "orthogonal":
+                        orthogonal_blocks_(w_hh, self.spec.num_chunks)
+                    params = {"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih, "bias_hh": b_hh}
+                    self.spec.init_parameters(params | extras, self.hidden_size)
 
     def flatten_parameters(self) -> None:
         """No-op, for scripts written for ``torch.nn.LSTM`` (weights are never re-packed here)."""
@@ -159,6 +184,10 @@ class RecurrentLayer(nn.Module):
             s += f", num_layers={self.num_layers}"
         for k, v in self.spec.options().items():
             s += f", {k}={v!r}"
+        for k, v in self.regularization.options().items():
+            s += f", {k}={v!r}"
+        if self.recurrent_init != "uniform":
+            s += f", recurrent_init={self.recurrent_init!r}"
         if not self.bias:
             s += ", bias=False"
         if self.batch_first:
@@ -198,7 +227,8 @@ class RecurrentLayer(nn.Module):
     def _run(self, prep: Prepared, record: bool) -> tuple[Tensor, State, list[ScanResult]]:
         x, lengths = prep.x, prep.lengths  # (T, B, I)
         mask = time_mask(lengths, x.size(0), x.device)  # (T, B, 1) or None
-        if record:
+        reg = self.regularization
+        if record or reg.changes_recurrence(self.training):
             scan = reference_scan
         else:
             scan = select_backend(self.backend, self.spec, x, bool(self.proj_size)).scan
@@ -211,9 +241,13 @@ class RecurrentLayer(nn.Module):
                 w_ih, b_ih, w_hh, b_hh, w_hr, extras = self.weights(layer, d)
                 k = layer * self.num_directions + d
                 xin = layer_input if d == 0 else reverse_time(layer_input, lengths)
+                in_mask = reg.input_mask(xin, self.training)  # (1, B, I) or None
+                xin = xin if in_mask is None else xin * in_mask
                 xg = F.linear(xin, w_ih, b_ih)  # (T, B, G*H)
                 state0 = tuple(s[k] for s in prep.state)
                 kwargs = {"record": True} if record else {}
+                if scan is reference_scan:
+                    kwargs |= reg.scan_kwargs(x.size(0), state0, self.training)
                 res = scan(self.spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, **kwargs)
                 if d == 1:
                     res = ScanResult(
@@ -268,11 +302,16 @@ class RecurrentLayer(nn.Module):
         for layer in range(self.num_layers):
             w_ih, b_ih, w_hh, b_hh, w_hr, extras = self.weights(layer, 0)
             state = tuple(s[layer] for s in prep.state)
-            xg = F.linear(x, w_ih, b_ih)  # (B, G*H)
-            hg = F.linear(state[0], w_hh, b_hh)  # (B, G*H)
+            reg = self.regularization.scan_kwargs(1, state, self.training)  # h_mask / zoneout, if any
+            in_mask = self.regularization.input_mask(x.unsqueeze(0), self.training)  # (1, B, I) or None
+            xg = F.linear(x if in_mask is None else x * in_mask[0], w_ih, b_ih)  # (B, G*H)
+            h_in = state[0] * reg["h_mask"] if "h_mask" in reg else state[0]  # (B, P)
+            hg = F.linear(h_in, w_hh, b_hh)  # (B, G*H)
             new, _ = self.spec.pointwise(xg, hg, state, extras, False)
             if w_hr is not None:
                 new = (F.linear(new[0], w_hr), *new[1:])  # h: (B, P)
+            if "zoneout" in reg:
+                new = apply_zoneout(new, state, reg["zoneout"], 0)
             for store, s in zip(finals, new, strict=True):
                 store.append(s)
             x = new[0]

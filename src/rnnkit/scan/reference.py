@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..cells.base import CellSpec, Gates, State
+from .regularize import apply_zoneout
 
 
 @dataclass
@@ -43,6 +44,8 @@ def reference_scan(
     extras: dict[str, Tensor],
     mask: Tensor | None = None,
     record: bool = False,
+    h_mask: Tensor | None = None,
+    zoneout: tuple[Tensor, ...] | None = None,
 ) -> ScanResult:
     """Run ``spec`` forward over time.
 
@@ -53,6 +56,9 @@ def reference_scan(
         extras: the cell's extra tensors for this layer/direction.
         mask: (T, B, 1) bool, True where step t is inside sequence b; None when all are full length.
         record: also return per-step cell states and gates.
+        h_mask: (B, P) variational-dropout mask on h_{t-1} where it enters U h_{t-1}, or None.
+        zoneout: per state component the share of the old value kept, (T, B, ·) or (1, 1, 1), or None
+            (see ``scan/regularize.py``).
     """
     state = state0
     outputs: list[Tensor] = []
@@ -60,10 +66,13 @@ def reference_scan(
     gates: dict[str, list[Tensor]] = {name: [] for name in spec.gate_names} if record else {}
     masks = mask.unbind(0) if mask is not None else None
     for t, xg_t in enumerate(xg.unbind(0)):  # xg_t: (B, G*H)
-        hg_t = F.linear(state[0], w_hh, b_hh)  # (B, G*H)
+        h_in = state[0] if h_mask is None else state[0] * h_mask  # (B, P)
+        hg_t = F.linear(h_in, w_hh, b_hh)  # (B, G*H)
         new, step_gates = spec.pointwise(xg_t, hg_t, state, extras, record)
         if w_hr is not None:
             new = (F.linear(new[0], w_hr), *new[1:])  # h: (B, P)
+        if zoneout is not None:
+            new = apply_zoneout(new, state, zoneout, t)
         if masks is not None:
             m = masks[t]  # (B, 1)
             out_t = torch.where(m, new[0], 0.0)
