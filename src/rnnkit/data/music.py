@@ -138,12 +138,19 @@ def key_share(events: Sequence[Event], tonic: int) -> float:
     The rule: one note does not tell major from minor, so the key is whichever of the major scale
     and the harmonic minor scale (natural minor with the raised 7th, the leading tone chorales cadence
     on) built on the tonic's pitch class holds more of the notes. Both scales have 7 of the 12 pitch
-    classes, so notes drawn uniformly at random score about 7/12 ≈ 0.58.
+    classes, so notes drawn uniformly at random score a little over 7/12 ≈ 0.58.
     """
+    return best_key(events, tonic)[1]
+
+
+def best_key(events: Sequence[Event], tonic: int) -> tuple[str, float]:
+    """(``"major"`` or ``"minor"``, the share of notes in that scale on ``tonic``): see :func:`key_share`."""
     pcs = [(e.pitch - tonic) % 12 for e in events if e.pitch is not None]
     if not pcs:
         raise ValueError("key_share needs at least one note, got only rests")
-    return max(sum(p in scale for p in pcs) for scale in (MAJOR, HARMONIC_MINOR)) / len(pcs)
+    major = sum(p in MAJOR for p in pcs) / len(pcs)
+    minor = sum(p in HARMONIC_MINOR for p in pcs) / len(pcs)
+    return ("major", major) if major >= minor else ("minor", minor)
 
 
 # -- the corpus -------------------------------------------------------------------------------------

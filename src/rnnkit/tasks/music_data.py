@@ -1,10 +1,11 @@
 """Batches and baselines of the ``music`` task.
 
-:class:`MelodyBatches` turns melodies into padded token batches ``(x, y, lengths)``: x = ``[<s>, e1 … e_{n−1}]``,
-y = ``[e1 … e_n]`` (every event is predicted from the ones before it, the first from ``<s>``), padding
-marked with ``IGNORE`` in y. A training source transposes each melody by a random shift drawn from the
-shifts that keep it inside the training pitch range, fresh every epoch; the draw, like the order,
-depends only on ``(seed, epoch)``. Melodies longer than ``max_len`` events are cut into pieces.
+:class:`MelodyBatches` turns melodies into padded token batches ``(x, y, lengths)``:
+x = ``[<s>, e1 … e_{n−1}]``, y = ``[e1 … e_n]`` (every event is predicted from the ones before it, the
+first from ``<s>``), padding marked with ``IGNORE`` in y. A training source transposes each melody by a
+random shift drawn from the shifts that keep it inside the training pitch range, fresh every epoch; the
+draw, like the order, depends only on ``(seed, epoch)``. Melodies longer than ``max_len`` events are
+cut into pieces.
 
 The n-gram baselines score exactly the same predictions (every event given the events before it).
 """
@@ -130,8 +131,12 @@ def ngram_baselines(
     return out
 
 
-def augmented_sequences(melodies: Sequence[Melody], vocab: EventVocab, shifts, pitch_range) -> list[list[int]]:
+def augmented_sequences(
+    melodies: Sequence[Melody], vocab: EventVocab, shifts, pitch_range
+) -> list[list[int]]:
     """Every training melody in every allowed transposition, as token sequences."""
     return [
-        vocab.encode(transpose(m.events, s)) for m in melodies for s in transpositions(m.events, shifts, *pitch_range)
+        vocab.encode(transpose(m.events, s))
+        for m in melodies
+        for s in transpositions(m.events, shifts, *pitch_range)
     ]

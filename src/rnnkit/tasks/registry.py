@@ -11,6 +11,7 @@ TASKS: dict[str, str] = {
     "text": "rnnkit.tasks.text:TextTask",
     "stocks": "rnnkit.tasks.stocks:StocksTask",
     "series": "rnnkit.tasks.series:SeriesTask",
+    "music": "rnnkit.tasks.music:MusicTask",
 }
 
 

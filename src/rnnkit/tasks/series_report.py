@@ -31,7 +31,7 @@ def write_report(
 
     data, period = source.meta["series"], source.meta["period"]
     o = data.origins[period]
-    H, unit = data.horizon, data.unit
+    H, unit = data.horizon, f" {data.unit}" if data.unit else ""
     y0 = data.values[o][:, None]
     actual = data.actual(o)  # (S, H)
     ours = change_metrics(pred, actual - y0)
@@ -40,8 +40,8 @@ def write_report(
     ratio = ours["mae"] / naive[best_name]["mae"]
     met = ratio <= 0.9
     verdict = (
-        f"MAE {H} steps ahead: network {ours['mae']:.4g} {unit} vs best naive baseline ({best_name}) "
-        f"{naive[best_name]['mae']:.4g} {unit}: ratio {ratio:.3f}, floor ≤ 0.9 {'MET' if met else 'NOT MET'}"
+        f"MAE {H} steps ahead: network {ours['mae']:.4g}{unit} vs best naive baseline ({best_name}) "
+        f"{naive[best_name]['mae']:.4g}{unit}: ratio {ratio:.3f}, floor ≤ 0.9 {'MET' if met else 'NOT MET'}"
     )
     rows = ["| forecaster | MAE at H | RMSE at H | MAE over 1…H | ÷ best naive |", "|---|---|---|---|---|"]
     for name, m in {"lstm": ours, **baselines}.items():
@@ -59,11 +59,11 @@ def write_report(
         {n: f[tail, -1] for n, f in forecasts.items()},
         model="lstm",
         title=f"{H}-step-ahead forecasts on the test period (last {len(when)} origins)",
-        ylabel=unit or "value",
+        ylabel=data.unit or "value",
     )
     errors = {n: np.mean(np.abs(f - actual), axis=0) for n, f in forecasts.items()}
     plot_horizon_errors(
-        run_dir / "horizon.png", errors, model="lstm", title="test MAE by steps ahead", ylabel=f"MAE {unit}"
+        run_dir / "horizon.png", errors, model="lstm", title="test MAE by steps ahead", ylabel=f"MAE{unit}"
     )
     text = f"# series: {H}-step-ahead forecast, test period\n\n{verdict}.\n\n" + "\n".join(rows) + "\n"
     atomic_write_text(run_dir / "forecast.md", text)
@@ -83,7 +83,7 @@ def write_report(
 def forecast_next(model: nn.Module, data: Any, out: str | None = None) -> str:
     """The network's forecast of the H steps after the last one, as a table (and a CSV at ``out``)."""
     W = data.config.window
-    x = torch.as_tensor(data.features[-W:], dtype=torch.float32)  # (W, F)
+    x = torch.tensor(data.features[-W:], dtype=torch.float32)  # (W, F)
     if not torch.isfinite(x).all():
         raise ValueError(f"the last {W} steps of the series must be complete to forecast (found gaps)")
     model.eval()
@@ -96,5 +96,5 @@ def forecast_next(model: nn.Module, data: Any, out: str | None = None) -> str:
     if out:
         frame = pd.DataFrame({"time": when, "forecast": values})
         atomic_write_text(out, frame.to_csv(index=False))
-    last = f"last value {data.values[-1]:.4g} {data.unit} at {data.index[-1]}"
+    last = f"last value {data.values[-1]:.4g}{' ' + data.unit if data.unit else ''} at {data.index[-1]}"
     return last + "\n" + "\n".join(f"{w}  {v:.4g}" for w, v in zip(when, values, strict=True))

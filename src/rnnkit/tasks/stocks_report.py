@@ -99,7 +99,7 @@ def forecast_next(model: nn.Module, stocks: Any, cfg: Config) -> str:
     lines = ["| ticker | last day | close | " + " | ".join(f"+{h}d forecast (change)" for h in hs) + " |"]
     lines.append("|---" * (3 + len(hs)) + "|")
     for t in stocks.tickers.values():
-        x = torch.as_tensor(t.features[-W:], dtype=torch.float32)  # (W, F)
+        x = torch.tensor(t.features[-W:], dtype=torch.float32)  # (W, F)
         if not torch.isfinite(x).all():
             raise ValueError(f"{t.ticker}: the last {W} days must have complete bars to forecast")
         r = model.predict(x)[:, 0].double().numpy()  # (K,) h-day log-returns
