@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from ..cells.base import CellSpec
+from .cpu import cpu_scan, cpu_step
+from .cpu import probe as cpu_probe
+from .cpu import supports as cpu_supports
 from .reference import reference_scan
 
 #: scan(spec, xg, state0, w_hh, b_hh, w_hr, extras, mask) -> ScanResult (see reference_scan)
@@ -31,6 +34,8 @@ class Backend:
             first time, e.g. a compile; the result is cached by the backend).
         supports: ``(spec, x, has_proj) -> None | reason`` for a given call.
         priority: ``backend="auto"`` takes the usable backend with the highest priority.
+        step: optional ``(spec, x, state, weights) -> state`` advancing all layers of a
+            unidirectional stack by one step without autograd (``RecurrentLayer.step``), or None.
     """
 
     name: str
@@ -38,6 +43,7 @@ class Backend:
     probe: Callable[[], str | None]
     supports: Callable[[CellSpec, Tensor, bool], str | None]
     priority: int = 0
+    step: Callable[..., tuple[Tensor, ...]] | None = None
 
 
 _BACKENDS: dict[str, Backend] = {}
@@ -91,3 +97,4 @@ def select_backend(requested: str, spec: CellSpec, x: Tensor, has_proj: bool) ->
 
 
 register_backend(Backend("reference", reference_scan, lambda: None, lambda spec, x, proj: None, priority=0))
+register_backend(Backend("cpu", cpu_scan, cpu_probe, cpu_supports, priority=10, step=cpu_step))

@@ -298,6 +298,10 @@ class RecurrentLayer(nn.Module):
                 input = input.transpose(0, 1)  # (1, B, I)
         prep = self._prepare(input, hx, None)
         x = prep.x[0]  # (B, I)
+        fused = self._fused_step(x, prep.state)
+        if fused is not None:
+            out = fused[0][-1]  # (B, P): h of the last layer
+            return (out if prep.batched else out.squeeze(0)), finish_state(prep, fused)
         finals: list[list[Tensor]] = [[] for _ in prep.state]
         for layer in range(self.num_layers):
             w_ih, b_ih, w_hh, b_hh, w_hr, extras = self.weights(layer, 0)
@@ -319,6 +323,21 @@ class RecurrentLayer(nn.Module):
                 x = F.dropout(x, self.dropout, training=True)
         state = tuple(torch.stack(s) for s in finals)  # each (L, B, ·)
         return (x if prep.batched else x.squeeze(0)), finish_state(prep, state)
+
+    def _fused_step(self, x: Tensor, state: State) -> State | None:
+        """All layers advanced by the selected backend's native single step, or None when it has none or
+        when the step must stay in PyTorch (autograd, dropout or regularisation active)."""
+        if self.training and (self.regularization.active or (self.dropout and self.num_layers > 1)):
+            return None
+        if self.regularization.changes_recurrence(self.training):
+            return None
+        tensors = (x, *state, *self.parameters())
+        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            return None
+        backend = select_backend(self.backend, self.spec, x, bool(self.proj_size))
+        if backend.step is None:
+            return None
+        return backend.step(self.spec, x, state, [self.weights(k, 0) for k in range(self.num_layers)])
 
     def trace(
         self,

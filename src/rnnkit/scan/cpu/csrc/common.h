@@ -1,0 +1,174 @@
+// rnnkit fused CPU kernels: shared definitions (SIMD types, vectorisable math, a spin barrier).
+//
+// Shape legend (used in every file of this directory):
+//   T  time steps              B  batch                 I  input size of a layer
+//   H  hidden size             P  recurrent output size (proj_size, or H without a projection)
+//   G  row blocks of the cell's weights (LSTM 4, GRU 3, Elman 1)
+//   S  per-unit values a cell saves per step for its backward pass, stored (T, B, S*H)
+//   W  SIMD width in elements (16 floats / 8 doubles with AVX-512)
+//
+// All tensors are dense, row-major, time-major: xg (T, B, G*H), out (T, B, P), states (B, P) / (B, H).
+// No header here includes torch: the kernels work on raw pointers, the binding (binding.cpp) checks
+// arguments, allocates and calls in.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RNNKIT_PAUSE() _mm_pause()
+#else
+#define RNNKIT_PAUSE() ((void)0)
+#endif
+
+#if defined(__AVX512F__)
+#define RNNKIT_VBYTES 64
+#elif defined(__AVX__)
+#define RNNKIT_VBYTES 32
+#else
+#define RNNKIT_VBYTES 16
+#endif
+
+// `#pragma omp simd` spelled so that it also works inside macro bodies.
+#define RNNKIT_SIMD _Pragma("omp simd")
+#define RNNKIT_UNROLL _Pragma("GCC unroll 16")
+
+namespace rnnkit {
+
+// A SIMD register of T (GCC/Clang vector extension: compiles to AVX-512, AVX2 or SSE as available).
+template <class T>
+struct Simd {
+  typedef T V __attribute__((vector_size(RNNKIT_VBYTES)));
+  static constexpr int W = RNNKIT_VBYTES / sizeof(T);
+  static inline V load(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+  }
+  static inline void store(T* p, V v) { std::memcpy(p, &v, sizeof(V)); }
+};
+
+// ---- math: branch-free so that `omp simd` loops calling it vectorise ---------------------------------
+
+// exp(x) for float, Cephes' minimax polynomial on [-ln2/2, ln2/2] with range reduction x = n ln2 + r
+// (max rel. error ~2 ulp); inputs are clamped to the finite range.
+inline float exp_(float x) {
+  x = std::fmin(std::fmax(x, -87.33f), 88.37f);
+  const float n = __builtin_rintf(x * 1.44269504088896341f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  // 2^n through the exponent bits; n in [-126, 127] after the clamp
+  const float scale = __builtin_bit_cast(float, (static_cast<int32_t>(n) + 127) << 23);
+  return p * scale;
+}
+inline double exp_(double x) { return std::exp(x); }
+
+// tanh(x) for float: odd/even rational minimax approximation on [-7.9, 7.9] (Eigen's float tanh),
+// exact to a few ulp; |x| < 4e-4 returns x.
+inline float tanh_(float x) {
+  const float c = std::fmin(std::fmax(x, -7.90531110763549805f), 7.90531110763549805f);
+  const float x2 = c * c;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * c;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  const float y = p / q;
+  return std::fabs(x) < 0.0004f ? x : y;
+}
+inline double tanh_(double x) { return std::tanh(x); }
+
+template <class T>
+inline T sigmoid_(T x) {
+  return T(1) / (T(1) + exp_(-x));
+}
+
+// ---- threads -------------------------------------------------------------------------------------------
+
+// Sense-counting barrier for the few threads of one parallel region; spins (the wait is short: one
+// time step), yields when another process holds the core.
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(int n) : n_(n) {}
+  void wait() {
+    if (n_ <= 1) return;
+    const int gen = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.store(gen + 1, std::memory_order_release);
+      return;
+    }
+    int spins = 0;
+    while (gen_.load(std::memory_order_acquire) == gen) {
+      RNNKIT_PAUSE();
+      if (++spins > 20000) {
+        std::this_thread::yield();
+        spins = 0;
+      }
+    }
+  }
+
+ private:
+  alignas(64) std::atomic<int> count_{0};
+  alignas(64) std::atomic<int> gen_{0};
+  int n_;
+};
+
+// The hidden units [begin, end) a thread owns; slices are multiples of the SIMD width except the last.
+struct Slice {
+  long begin, end;
+  long size() const { return end - begin; }
+};
+
+inline Slice slice_of(long H, int nthreads, int tid, int W) {
+  long chunk = (H + nthreads - 1) / nthreads;
+  chunk = (chunk + W - 1) / W * W;
+  long b = std::min<long>(H, chunk * tid), e = std::min<long>(H, chunk * (tid + 1));
+  return {b, e};
+}
+
+// How many threads have a non-empty slice of H.
+inline int useful_threads(long H, int nthreads, int W) {
+  int n = 0;
+  for (int t = 0; t < nthreads; ++t) n += slice_of(H, nthreads, t, W).size() > 0;
+  return n > 0 ? n : 1;
+}
+
+// 64-byte aligned scratch memory owned by a kernel call.
+template <class T>
+struct Buffer {
+  T* data = nullptr;
+  Buffer() = default;
+  explicit Buffer(long n) { reset(n); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { std::free(data); }
+  void reset(long n) {
+    std::free(data);
+    size_t bytes = (static_cast<size_t>(n > 0 ? n : 1) * sizeof(T) + 63) / 64 * 64;
+    data = static_cast<T*>(std::aligned_alloc(64, bytes));
+    std::memset(data, 0, bytes);
+  }
+};
+
+}  // namespace rnnkit

@@ -1,0 +1,145 @@
+// rnnkit fused CPU kernels: the small GEMMs of one time step.
+//
+//   C (M, N) = bias (N) + A (M, K) · Bm (K, N)
+//
+// M = B (batch rows), K = P or G*H, N = the columns one thread owns. Bm is packed once per call into
+// panels of NR = NV*W columns (K × NR contiguous, zero-padded past N); a register-blocked micro-kernel
+// keeps an MR × NR tile of C in registers while it streams one panel and MR rows of A.
+// `rowdot` is the unpacked variant for a single step (generation), where packing would cost as much
+// as the product itself.
+#pragma once
+
+#include "common.h"
+
+namespace rnnkit {
+
+// Register tile per element type: MR rows × NV vectors (MR*NV accumulators of the 32 (AVX-512) or 16
+// vector registers).
+template <class T>
+struct Tile {
+#if RNNKIT_VBYTES == 64
+  static constexpr int MR = 6, NV = 4;
+#else
+  static constexpr int MR = 4, NV = 3;
+#endif
+  static constexpr int W = Simd<T>::W;
+  static constexpr int NR = NV * W;
+  static long panels(long N) { return (N + NR - 1) / NR; }
+  static long padded(long N) { return panels(N) * NR; }
+};
+
+template <class T, int MR, int NV>
+inline void micro_kernel(long K, const T* __restrict A, long lda, const T* __restrict Bp, T* __restrict C,
+                         long ldc, const T* __restrict bias) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V acc[MR][NV];
+  RNNKIT_UNROLL for (int v = 0; v < NV; ++v) {
+    const V b0 = bias ? S::load(bias + v * W) : V{};
+    RNNKIT_UNROLL for (int r = 0; r < MR; ++r) acc[r][v] = b0;
+  }
+  for (long k = 0; k < K; ++k) {
+    V b[NV];
+    RNNKIT_UNROLL for (int v = 0; v < NV; ++v) b[v] = S::load(Bp + (k * NV + v) * W);
+    RNNKIT_UNROLL for (int r = 0; r < MR; ++r) {
+      const T a = A[r * lda + k];
+      RNNKIT_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] += b[v] * a;
+    }
+  }
+  RNNKIT_UNROLL for (int r = 0; r < MR; ++r) {
+    RNNKIT_UNROLL for (int v = 0; v < NV; ++v) S::store(C + r * ldc + v * W, acc[r][v]);
+  }
+}
+
+// C (M, padded N) = bias + A · Bm, Bm packed by `pack_panels` (bias packed the same way, or null).
+template <class T>
+void gemm_packed(long M, long K, const T* A, long lda, const T* Bp, long npanels, T* C, long ldc,
+                 const T* bias) {
+  constexpr int MR = Tile<T>::MR, NV = Tile<T>::NV, NR = Tile<T>::NR;
+  for (long p = 0; p < npanels; ++p) {
+    const T* bp = Bp + p * K * NR;
+    const T* bb = bias ? bias + p * NR : nullptr;
+    T* cp = C + p * NR;
+    long m = 0;
+    for (; m + MR <= M; m += MR) micro_kernel<T, MR, NV>(K, A + m * lda, lda, bp, cp + m * ldc, ldc, bb);
+    const T* a = A + m * lda;
+    T* c = cp + m * ldc;
+    switch (M - m) {
+      case 0: break;
+      case 1: micro_kernel<T, 1, NV>(K, a, lda, bp, c, ldc, bb); break;
+      case 2: micro_kernel<T, 2, NV>(K, a, lda, bp, c, ldc, bb); break;
+      case 3: micro_kernel<T, 3, NV>(K, a, lda, bp, c, ldc, bb); break;
+      case 4: micro_kernel<T, 4, NV>(K, a, lda, bp, c, ldc, bb); break;
+      case 5: micro_kernel<T, 5, NV>(K, a, lda, bp, c, ldc, bb); break;
+      default: break;  // MR <= 6
+    }
+    static_assert(MR <= 6, "extend the remainder switch");
+  }
+}
+
+// Pack Bm (K, N) given element-wise by src(k, n) into panels of NR columns, zero-padded.
+template <class T, class Src>
+void pack_panels(long K, long N, Src src, T* dst) {
+  constexpr int NR = Tile<T>::NR;
+  const long np = Tile<T>::panels(N);
+  for (long p = 0; p < np; ++p) {
+    T* d = dst + p * K * NR;
+    for (int c = 0; c < NR; ++c) {
+      const long n = p * NR + c;
+      if (n < N) {
+        for (long k = 0; k < K; ++k) d[k * NR + c] = src(k, n);
+      } else {
+        for (long k = 0; k < K; ++k) d[k * NR + c] = T(0);
+      }
+    }
+  }
+}
+
+// Bias of the N local columns given by src(n), zero-padded to whole panels.
+template <class T, class Src>
+void pack_bias(long N, Src src, T* dst) {
+  const long n_pad = Tile<T>::padded(N);
+  for (long n = 0; n < n_pad; ++n) dst[n] = n < N ? src(n) : T(0);
+}
+
+// C[m*ldc + n] = (bias ? bias[row(n)] : 0) + dot(A[m, :K], Wm[row(n), :K]) for n < N, m < M, with Wm
+// row-major (ld = K) and row(n) given by `row`. Unpacked: one pass over the weights, for one step.
+template <class T, class Row>
+void rowdot(long M, long K, const T* A, long lda, const T* Wm, const T* bias, long N, Row row, T* C,
+            long ldc) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W, R = 4, MB = 4;
+  const long Kv = K / W * W;
+  for (long m0 = 0; m0 < M; m0 += MB) {
+    const int mb = static_cast<int>(std::min<long>(MB, M - m0));
+    for (long n0 = 0; n0 < N; n0 += R) {
+      const int nr = static_cast<int>(std::min<long>(R, N - n0));
+      const T* w[R];
+      for (int i = 0; i < R; ++i) w[i] = Wm + row(n0 + std::min(i, nr - 1)) * K;
+      V acc[MB][R];
+      for (int m = 0; m < MB; ++m)
+        for (int i = 0; i < R; ++i) acc[m][i] = V{};
+      for (long k = 0; k < Kv; k += W) {
+        V wv[R];
+        RNNKIT_UNROLL for (int i = 0; i < R; ++i) wv[i] = S::load(w[i] + k);
+        for (int m = 0; m < mb; ++m) {
+          const V av = S::load(A + (m0 + m) * lda + k);
+          RNNKIT_UNROLL for (int i = 0; i < R; ++i) acc[m][i] += wv[i] * av;
+        }
+      }
+      for (int m = 0; m < mb; ++m) {
+        const T* a = A + (m0 + m) * lda;
+        for (int i = 0; i < nr; ++i) {
+          T s = 0;
+          for (int l = 0; l < W; ++l) s += acc[m][i][l];
+          for (long k = Kv; k < K; ++k) s += a[k] * w[i][k];
+          C[(m0 + m) * ldc + n0 + i] = s + (bias ? bias[row(n0 + i)] : T(0));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace rnnkit

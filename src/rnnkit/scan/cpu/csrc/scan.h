@@ -1,0 +1,94 @@
+// rnnkit fused CPU kernels: the drivers that run a cell over a whole sequence (forward.cpp,
+// backward.cpp) or advance a stack of layers by one step (step.cpp).
+//
+// Structure (haste's): W x for all steps is one GEMM done by the caller (xg); per step ONE small GEMM
+// for U h and ONE fused pointwise pass; the backward pass is a reverse loop with a fused pointwise pass
+// and one GEMM per step, the weight gradients being large GEMMs after it (done by the caller from dhg).
+// Threads: ONE parallel region for the whole sequence. Each thread owns a slice of the hidden units
+// across all G gates, packs its slice of U once, and per step runs its GEMM slice then its pointwise
+// slice; one barrier per step (two with a projection).
+//
+// Variable lengths: `lengths` (B) or null. Padding is a suffix (t >= lengths[b]): there the output is
+// zero, the state is carried, and the backward pass sends no gradient. The final state is the state at
+// each sequence's own last step.
+//
+// Shapes (legend in common.h).
+#pragma once
+
+#include <cstdint>
+
+namespace rnnkit {
+
+template <class T>
+struct FwdArgs {
+  long steps, B, H, P;
+  int threads;
+  const T* xg;              // (T, B, G*H)  W x + b_ih
+  const T* h0;              // (B, P)
+  const T* c0;              // (B, H) or null (cells without c)
+  const T* w_hh;            // (G*H, P)
+  const T* b_hh;            // (G*H) or null
+  const T* w_hr;            // (P, H) or null (no projection)
+  const T* e0;              // (H) first extra tensor or null
+  const int64_t* lengths;   // (B) or null
+  T* out;                   // (T, B, P)  hidden output; zero past each length
+  T* hn;                    // (B, P)     final h
+  T* cn;                    // (B, H)     final c, or null
+  T* save;                  // (T, B, S*H) values for backward, or null (inference: nothing saved)
+  T* cs;                    // (T, B, H)  c_t per step (training, cells with c), or null
+  T* hraw;                  // (T, B, H)  h before the projection (training with w_hr), or null
+};
+
+template <class T>
+struct BwdArgs {
+  long steps, B, H, P;
+  int threads;
+  const T* w_hh;            // (G*H, P)
+  const T* w_hr;            // (P, H) or null
+  const T* e0;              // (H) or null
+  const int64_t* lengths;   // (B) or null
+  const T* h0;              // (B, P)
+  const T* c0;              // (B, H) or null
+  const T* out;             // (T, B, P)   forward output
+  const T* save;            // (T, B, S*H)
+  const T* cs;              // (T, B, H) or null
+  const T* hraw;            // (T, B, H) or null
+  const T* dout;            // (T, B, P)   dL/d out
+  const T* dhn;             // (B, P)      dL/d h_n
+  const T* dcn;             // (B, H)      dL/d c_n, or null
+  T* dxg;                   // (T, B, G*H) dL/d xg
+  T* dhg;                   // (T, B, G*H) dL/d (U h + b_hh); == dxg unless the cell is kSplit
+  T* dh0;                   // (B, P)
+  T* dc0;                   // (B, H) or null
+  T* dH;                    // (T, B, P) dL/dh_t in total (for dL/dw_hr), or null without projection
+};
+
+template <class T>
+struct StepArgs {
+  long L, B, I, H, P;
+  int threads;
+  const T* x;               // (B, I)     input of the first layer
+  const T* h;               // (L, B, P)  h_{t-1} per layer
+  const T* c;               // (L, B, H)  c_{t-1} per layer, or null
+  const T* const* w_ih;     // per layer (G*H, I or P)
+  const T* const* b_ih;     // per layer (G*H) or null
+  const T* const* w_hh;     // per layer (G*H, P)
+  const T* const* b_hh;     // per layer (G*H) or null
+  const T* const* w_hr;     // per layer (P, H) or null
+  const T* const* e0;       // per layer (H) or null
+  T* h_out;                 // (L, B, P)  h_t per layer; the output is h_out[L-1]
+  T* c_out;                 // (L, B, H) or null
+};
+
+template <class Cell, class T>
+void scan_forward(const FwdArgs<T>& a);
+template <class Cell, class T>
+void scan_backward(const BwdArgs<T>& a);
+template <class Cell, class T>
+void scan_step(const StepArgs<T>& a);
+
+// The threads that get a non-empty slice of H (and of P) when `requested` are asked for (the caller
+// decides whether a step is large enough to be worth splitting).
+int choose_threads(int requested, long H, long P, int simd_width);
+
+}  // namespace rnnkit

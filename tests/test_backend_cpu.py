@@ -1,0 +1,359 @@
+"""The fused CPU backend (``backend="cpu"``) against the reference backend, for every registered cell
+with a fused kernel: outputs, final states and ALL gradients (random cotangents on the outputs AND the
+final states) across layers, directions, layouts, lengths, packed input, proj_size, initial states and
+dtypes; gradcheck in float64 through the extension; the inference path; step() ≡ forward; and the
+fallback when the extension cannot be built."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+import rnnkit
+from conftest import ALL_CELLS, make_layer, states
+from rnnkit.cells.registry import get_cell
+from rnnkit.scan import cpu as cpu_mod
+from rnnkit.scan.cpu import build as build_mod
+from rnnkit.scan.cpu import function as function_mod
+
+backends_mod = importlib.import_module("rnnkit.scan.backends")  # the module, not rnnkit.scan.backends()
+FUSED_CELLS = [n for n in ALL_CELLS if get_cell(n).make_spec().kernel is not None]
+OTHER_CELLS = [n for n in ALL_CELLS if n not in FUSED_CELLS]
+PROJ_CELLS = [n for n in FUSED_CELLS if get_cell(n).make_spec().supports_proj]
+TOL = {
+    torch.float64: {"atol": 1e-10, "rtol": 1e-9},
+    torch.float32: {"atol": 2e-5, "rtol": 1e-4},
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def extension():
+    """Build (or load from the cache) the extension once per test session; failing to is a failure."""
+    reason = cpu_mod.probe()
+    assert reason is None, f"the cpu backend must build on the test machine: {reason}"
+    return cpu_mod.load()
+
+
+@pytest.fixture
+def spy(monkeypatch, extension):
+    """Record which entry points of the extension a call goes through (and with which `training`)."""
+    calls: list[tuple[str, object]] = []
+    for name in ("forward", "backward", "step"):
+        fn = getattr(extension, name)
+
+        def wrapper(*args, _fn=fn, _name=name):
+            calls.append((_name, args[9] if _name == "forward" else None))
+            return _fn(*args)
+
+        monkeypatch.setattr(extension, name, wrapper)
+    return calls
+
+
+def pair(cell: str, input_size: int, hidden_size: int, dtype=torch.float64, **kw):
+    """The same network on the reference and the cpu backend (shared weights)."""
+    ref = make_layer(cell, input_size, hidden_size, backend="reference", **kw).to(dtype)
+    cpu = make_layer(cell, input_size, hidden_size, backend="cpu", **kw).to(dtype)
+    cpu.load_state_dict(ref.state_dict())
+    return ref, cpu
+
+
+def run_with_cotangents(layer, x, hx, lengths, seed: int = 1):
+    """Forward, then backward with random cotangents on the output and every final state. Returns the
+    values (output, final states) and the gradients by name (x, hx[k], every parameter)."""
+    layer.zero_grad(set_to_none=True)
+    hx_parts = () if hx is None else hx if isinstance(hx, tuple) else (hx,)
+    leaves = {"x": x.data if isinstance(x, PackedSequence) else x}
+    leaves |= {f"hx[{k}]": h for k, h in enumerate(hx_parts)}
+    for t in leaves.values():
+        t.grad = None
+    kwargs = {} if lengths is None else {"lengths": lengths}
+    out, st = layer(x, hx, **kwargs)
+    data = out.data if isinstance(out, PackedSequence) else out
+    g = torch.Generator().manual_seed(seed)
+    loss = (data * torch.randn(data.shape, generator=g, dtype=data.dtype)).sum()
+    for s in states(st):
+        loss = loss + (s * torch.randn(s.shape, generator=g, dtype=s.dtype)).sum()
+    loss.backward()
+    grads = {n: t.grad for n, t in leaves.items()} | {n: p.grad for n, p in layer.named_parameters()}
+    return [data, *states(st)], grads
+
+
+def _leaf_copy(x):
+    if isinstance(x, PackedSequence):
+        return x._replace(data=x.data.detach().clone().requires_grad_(True))
+    if isinstance(x, tuple):
+        return tuple(_leaf_copy(t) for t in x)
+    return None if x is None else x.detach().clone().requires_grad_(True)
+
+
+def assert_same(ref_layer, cpu_layer, x, hx=None, lengths=None, dtype=torch.float64):
+    """Both layers give the same values and the same gradient for every input and parameter."""
+    vals_a, grads_a = run_with_cotangents(ref_layer, _leaf_copy(x), _leaf_copy(hx), lengths)
+    vals_b, grads_b = run_with_cotangents(cpu_layer, _leaf_copy(x), _leaf_copy(hx), lengths)
+    for a, b in zip(vals_a, vals_b, strict=True):
+        torch.testing.assert_close(b, a, **TOL[dtype])
+    assert grads_a.keys() == grads_b.keys()
+    for name, a in grads_a.items():
+        b = grads_b[name]
+        assert a is not None and b is not None, f"no gradient for {name}"
+        torch.testing.assert_close(b, a, **TOL[dtype], msg=lambda m, n=name: f"gradient of {n}: {m}")
+
+
+CONFIGS = {
+    "plain": {"layer": {}, "B": 3, "T": 6},
+    "deep-bi-batchfirst-lengths-h0": {
+        "layer": {"num_layers": 2, "bidirectional": True, "batch_first": True},
+        "lengths": [6, 2, 5],
+        "h0": True,
+    },
+    "three-layers-lengths": {"layer": {"num_layers": 3}, "lengths": [4, 6, 1], "h0": True},
+}
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_matches_reference(cell, config, dtype):
+    cfg = CONFIGS[config]
+    ref, cpu = pair(cell, 5, 7, dtype, **cfg["layer"])
+    T, B = 6, 3
+    bf = cfg["layer"].get("batch_first", False)
+    x = torch.randn((B, T, 5) if bf else (T, B, 5), dtype=dtype)
+    lengths = None
+    if "lengths" in cfg:
+        lengths = torch.tensor(cfg["lengths"])
+        for b, n in enumerate(cfg["lengths"]):  # garbage in the padding must not leak anywhere
+            (x[b, n:] if bf else x[n:, b]).fill_(100.0)
+    x.requires_grad_(True)
+    hx = None
+    if cfg.get("h0"):
+        D = 2 if ref.bidirectional else 1
+        sizes = (7, 7) if ref.spec.has_cell_state else (7,)
+        hx = tuple(torch.randn(ref.num_layers * D, B, s, dtype=dtype) for s in sizes)
+        hx = hx if len(hx) > 1 else hx[0]
+    assert_same(ref, cpu, x, hx, lengths, dtype)
+
+
+@pytest.mark.parametrize("cell", PROJ_CELLS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_proj_size_matches_reference(cell, dtype):
+    ref, cpu = pair(cell, 4, 9, dtype, num_layers=2, bidirectional=True, proj_size=5)
+    x = torch.randn(7, 4, 4, dtype=dtype, requires_grad=True)
+    hx = (torch.randn(4, 4, 5, dtype=dtype), torch.randn(4, 4, 9, dtype=dtype))
+    assert_same(ref, cpu, x, hx, torch.tensor([7, 3, 5, 1]), dtype)
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+def test_packed_sequence_matches_reference(cell):
+    ref, cpu = pair(cell, 3, 6, torch.float64, num_layers=2, bidirectional=True)
+    x = torch.randn(5, 4, 3, dtype=torch.float64, requires_grad=True)
+    packed = pack_padded_sequence(x, torch.tensor([3, 5, 2, 5]), enforce_sorted=False)
+    assert_same(ref, cpu, packed)
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_thread_slices_match_reference(cell, threads, monkeypatch):
+    """Sizes off the SIMD width, more rows than one register tile, and 1-3 threads each owning a slice
+    of the hidden units (3 threads: uneven slices 16/16/8)."""
+    monkeypatch.setattr(function_mod, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    ref, cpu = pair(cell, 11, 40, torch.float32)
+    x = torch.randn(9, 13, 11, requires_grad=True)
+    assert_same(ref, cpu, x, None, torch.tensor([9, 1, 4, 9, 8, 2, 9, 5, 3, 9, 7, 6, 9]), torch.float32)
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+def test_dropout_between_layers_matches_reference(cell):
+    ref, cpu = pair(cell, 3, 5, torch.float64, num_layers=3, dropout=0.5)
+    x = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
+    torch.manual_seed(7)
+    vals_a, grads_a = run_with_cotangents(ref.train(), _leaf_copy(x), None, None)
+    torch.manual_seed(7)
+    vals_b, grads_b = run_with_cotangents(cpu.train(), _leaf_copy(x), None, None)
+    assert not torch.equal(vals_a[0], ref.eval()(x)[0]), "dropout must have been active"
+    for a, b in zip(vals_a, vals_b, strict=True):
+        torch.testing.assert_close(b, a, **TOL[torch.float64])
+    for name, a in grads_a.items():
+        torch.testing.assert_close(grads_b[name], a, **TOL[torch.float64])
+
+
+GRADCHECK_CASES = [(c, "bi-lengths") for c in FUSED_CELLS] + [(c, "proj") for c in PROJ_CELLS]
+
+
+@pytest.mark.parametrize(("cell", "variant"), GRADCHECK_CASES)
+def test_gradcheck_through_extension(cell, variant, spy):
+    spec = get_cell(cell).make_spec()
+    kw = {"bidirectional": True} if variant == "bi-lengths" else {"proj_size": 2}
+    layer = make_layer(cell, 2, 3, num_layers=2, backend="cpu", **kw).double()
+    names = [n for n, _ in layer.named_parameters()]
+    ps = [p.detach().clone().requires_grad_(True) for p in layer.parameters()]
+    x = torch.randn(4, 2, 2, dtype=torch.float64, requires_grad=True)
+    D, P = (2, 3) if variant == "bi-lengths" else (1, 2)
+    sizes = (P, 3) if spec.has_cell_state else (P,)
+    h0 = tuple(torch.randn(2 * D, 2, s, dtype=torch.float64, requires_grad=True) for s in sizes)
+    lengths = torch.tensor([4, 2]) if variant == "bi-lengths" else None
+
+    def f(x, *rest):
+        k = len(h0)
+        hx = rest[:k] if k > 1 else rest[0]
+        out, st = torch.func.functional_call(
+            layer, dict(zip(names, rest[k:], strict=True)), (x, hx), {"lengths": lengths}
+        )
+        return (out, *states(st))
+
+    assert torch.autograd.gradcheck(f, (x, *h0, *ps))
+    assert any(name == "backward" for name, _ in spy), "gradcheck must have gone through the extension"
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+def test_inference_path_saves_nothing(cell, spy):
+    layer = make_layer(cell, 4, 8, num_layers=2, backend="cpu")
+    x = torch.randn(5, 3, 4)
+    with torch.no_grad():
+        out, st = layer(x, lengths=[5, 2, 4])
+    assert out.grad_fn is None
+    assert spy and all(name == "forward" and training is False for name, training in spy)
+    spy.clear()
+    out2, st2 = layer(x, lengths=[5, 2, 4])  # parameters require grad: the training path
+    assert all(training is True for name, training in spy if name == "forward")
+    torch.testing.assert_close(out, out2.detach(), rtol=0, atol=0)
+    for a, b in zip(states(st), states(st2), strict=True):
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_step_matches_forward(cell, dtype, spy):
+    kw = {"proj_size": 3} if cell in PROJ_CELLS else {}
+    layer = make_layer(cell, 4, 6, num_layers=2, backend="cpu", **kw).to(dtype).eval()
+    x = torch.randn(7, 2, 4, dtype=dtype)
+    with torch.no_grad():
+        full, full_state = layer(x)
+        state = None
+        outs = []
+        for x_t in x:
+            y, state = layer.step(x_t, state)
+            outs.append(y)
+    torch.testing.assert_close(torch.stack(outs), full, **TOL[dtype])
+    for a, b in zip(states(state), states(full_state), strict=True):
+        torch.testing.assert_close(a, b, **TOL[dtype])
+    assert sum(name == "step" for name, _ in spy) == len(x), "step() must use the fused single step"
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+def test_step_with_autograd_stays_differentiable(cell, spy):
+    layer = make_layer(cell, 3, 5, backend="cpu")
+    y, _ = layer.step(torch.randn(2, 3))
+    y.sum().backward()
+    assert layer.weight_hh_l0.grad is not None
+    assert not any(name == "step" for name, _ in spy)
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+def test_auto_selects_cpu(cell):
+    spec = get_cell(cell).make_spec()
+    chosen = backends_mod.select_backend("auto", spec, torch.randn(2, 2, 3), False)
+    assert chosen.name == "cpu"
+    assert "cpu" in rnnkit.backends()
+    assert rnnkit.backend_status()["cpu"] == "available"
+
+
+@pytest.mark.parametrize("cell", OTHER_CELLS or ["<none>"])
+def test_cells_without_functor_use_reference_silently(cell):
+    if cell == "<none>":
+        return
+    layer = make_layer(cell, 3, 4)  # backend="auto"
+    spec = layer.spec
+    assert cpu_mod.supports(spec, torch.randn(2, 2, 3), False) is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(torch.randn(3, 2, 3))
+
+
+def test_supports_refuses_what_it_cannot_run():
+    spec = get_cell("lstm").make_spec()
+    assert cpu_mod.supports(spec, torch.randn(2, 2, 3), False) is None
+    assert "dtype" in cpu_mod.supports(spec, torch.randn(2, 2, 3, dtype=torch.float16), False)
+    assert "meta" in cpu_mod.supports(spec, torch.empty(2, 2, 3, device="meta"), False)
+    assert "proj_size" in cpu_mod.supports(get_cell("gru").make_spec(), torch.randn(2, 2, 3), True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert "autocast" in cpu_mod.supports(spec, torch.randn(2, 2, 3), False)
+
+
+def test_fallback_when_the_build_is_unavailable(monkeypatch):
+    reason = "no C++ compiler found (simulated)"
+    cpu = dataclasses.replace(backends_mod._BACKENDS["cpu"], probe=lambda: reason)
+    monkeypatch.setitem(backends_mod._BACKENDS, "cpu", cpu)
+    monkeypatch.setattr(backends_mod, "_warned", set())
+    assert "cpu" not in rnnkit.backends()
+    assert rnnkit.backend_status()["cpu"] == reason
+    ref, auto = pair("lstm", 3, 4)
+    auto.backend = "auto"
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # auto: silently the reference
+        out_auto, _ = auto(x)
+        y_auto, _ = auto.step(x[0])
+    explicit = make_layer("lstm", 3, 4, backend="cpu").double()
+    explicit.load_state_dict(ref.state_dict())
+    with pytest.warns(RuntimeWarning, match="simulated"):
+        out_cpu, _ = explicit(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once only
+        explicit(x)
+    out_ref, _ = ref(x)
+    torch.testing.assert_close(out_auto, out_ref, rtol=0, atol=0)
+    torch.testing.assert_close(y_auto, ref.step(x[0])[0], rtol=0, atol=0)
+    torch.testing.assert_close(out_cpu, out_ref, rtol=0, atol=0)
+
+
+def test_build_key_depends_on_cpu_and_flags(monkeypatch):
+    key = build_mod.build_key()
+    assert key == build_mod.build_key()
+    monkeypatch.setattr(build_mod, "_cpu_signature", lambda: "x86_64|another cpu|avx2 fma")
+    other_cpu = build_mod.build_key()
+    monkeypatch.undo()
+    monkeypatch.setattr(build_mod, "CFLAGS", (*build_mod.CFLAGS, "-DSOMETHING"))
+    other_flags = build_mod.build_key()
+    assert len({key, other_cpu, other_flags}) == 3
+
+
+def test_missing_compiler_is_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))  # nothing cached there
+    monkeypatch.setattr(build_mod.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="no C\\+\\+ compiler"):
+        build_mod._build()
+
+
+def test_cached_build_is_loaded_without_a_compiler(tmp_path, extension):
+    """A fresh process finds the build in the cache under this machine's key and imports it: no
+    compiler, no ninja (``shutil.which`` finds nothing there)."""
+    key = build_mod.build_key()
+    folder = tmp_path / "cpu" / key
+    folder.mkdir(parents=True)
+    shutil.copy(extension.__file__, folder / f"rnnkit_cpu_{key}.so")
+    code = (
+        "import shutil; shutil.which = lambda *a, **k: None\n"
+        "from rnnkit.scan.cpu import build\n"
+        "print(build._build().__file__)\n"
+    )
+    env = {**os.environ, "RNNKIT_CACHE_DIR": str(tmp_path)}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert res.stdout.strip() == str(folder / f"rnnkit_cpu_{key}.so")
+    assert "compiling" not in res.stderr
+
+
+def test_disable_switch(monkeypatch):
+    monkeypatch.setenv("RNNKIT_DISABLE_CPU", "1")
+    with pytest.raises(RuntimeError, match="RNNKIT_DISABLE_CPU"):
+        build_mod._build()
