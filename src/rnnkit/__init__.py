@@ -18,6 +18,7 @@ from .cells import (
     register_cell,
 )
 from .layers import GRU, LSTM, RNN, create_layer
+from .min_layers import MinGRU, MinLSTM
 from .scan import RecurrentLayer, Trace, backend_status, backends
 from .ur_layers import URGRU, URLSTM
 
@@ -33,6 +34,8 @@ __all__ = [
     "CellSpec",
     "GRUCell",
     "LSTMCell",
+    "MinGRU",
+    "MinLSTM",
     "RNNCell",
     "RecurrentLayer",
     "Trace",

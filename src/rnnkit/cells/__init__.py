@@ -3,6 +3,7 @@
 from .base import CellModule, CellSpec
 from .gru import GRUCell, GRUSpec
 from .lstm import LSTMCell, LSTMSpec
+from .min_rnn import MinGRUCell, MinGRUSpec, MinLSTMCell, MinLSTMSpec
 from .registry import CellEntry, get_cell, list_cells, register_cell
 from .rnn import RNNCell, RNNSpec
 from .ur_gru import URGRUCell, URGRUSpec
@@ -16,6 +17,10 @@ __all__ = [
     "GRUSpec",
     "LSTMCell",
     "LSTMSpec",
+    "MinGRUCell",
+    "MinGRUSpec",
+    "MinLSTMCell",
+    "MinLSTMSpec",
     "RNNCell",
     "RNNSpec",
     "URGRUCell",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from .base import CellModule, CellSpec
 from .gru import GRUCell, GRUSpec
 from .lstm import LSTMCell, LSTMSpec
+from .min_rnn import MinGRUCell, MinGRUSpec, MinLSTMCell, MinLSTMSpec
 from .rnn import RNNCell, RNNSpec
 from .ur_gru import URGRUCell, URGRUSpec
 from .ur_lstm import URLSTMCell, URLSTMSpec
@@ -79,3 +80,5 @@ register_cell(CellEntry("layernorm_lstm", LSTMSpec, LSTMCell, "rnnkit.layers:LST
 register_cell(CellEntry("layernorm_gru", GRUSpec, GRUCell, "rnnkit.layers:GRU", {"layer_norm": True}))
 register_cell(CellEntry("urlstm", URLSTMSpec, URLSTMCell, "rnnkit.ur_layers:URLSTM"))
 register_cell(CellEntry("urgru", URGRUSpec, URGRUCell, "rnnkit.ur_layers:URGRU"))
+register_cell(CellEntry("mingru", MinGRUSpec, MinGRUCell, "rnnkit.min_layers:MinGRU"))
+register_cell(CellEntry("minlstm", MinLSTMSpec, MinLSTMCell, "rnnkit.min_layers:MinLSTM"))
