@@ -62,8 +62,8 @@ from torch import nn
 
 from ..train.config import Config
 from ..train.evaluation import evaluate_source
+from ..train.outputs import LossOutput
 from ..train.sources import as_source
-from ..train.trainer import LossOutput
 
 if TYPE_CHECKING:
     from .runner import LoadedRun

@@ -22,6 +22,7 @@ from torch import nn
 from ..train.checkpoint import load_weights, read_meta, seed_everything
 from ..train.config import Config, apply_overrides, flatten_file, read_toml, save_config, to_dict, validate
 from ..train.io import atomic_write_text
+from ..train.sources import ProgressSource, as_source
 from ..train.trainer import FitResult, Trainer, resolve_device
 from .base import Task, TaskData
 from .registry import get_task
@@ -102,9 +103,13 @@ def format_table(
     return "\n".join(lines)
 
 
-def _evaluate(task: Task, model: nn.Module, source: Any, cfg: Config) -> dict[str, float]:
+def _evaluate(
+    task: Task, model: nn.Module, source: Any, cfg: Config, desc: str = "evaluating"
+) -> dict[str, float]:
     was = model.training
     model.eval()
+    if cfg.run.progress:
+        source = ProgressSource(as_source(source, cfg.run.seed), desc)
     try:
         with torch.no_grad():
             return task.evaluate(model, source, cfg)
@@ -127,6 +132,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
             "data: "
             + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in data.info.items())
         )
+    echo("computing baselines …")
     baselines = {"val": task.baselines(cfg, data, "val")} if data.val is not None else {}
     if data.test is not None:
         baselines["test"] = task.baselines(cfg, data, "test")
@@ -163,7 +169,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
     metrics = {}
     for split, source in (("val", data.val), ("test", data.test)):
         if source is not None:
-            metrics[split] = _evaluate(task, model, source, cfg)
+            metrics[split] = _evaluate(task, model, source, cfg, f"evaluating the best checkpoint on {split}")
     artifacts = task.after_training(model, cfg, data, run_dir)
     summary = RunSummary(run_dir, fit, metrics, baselines, artifacts, data.info)
     write_summary(summary, task, "best" if best.exists() else "last")
@@ -271,4 +277,5 @@ def evaluate_run(
         offered = "val" if data.test is None else "val, test"
         raise ValueError(f"split must be one the task provides ({offered}), got {split!r}")
     seed_everything(run.cfg.run.seed)
-    return _evaluate(run.task, run.model, source, run.cfg), run.task.baselines(run.cfg, data, split), data
+    metrics = _evaluate(run.task, run.model, source, run.cfg, f"evaluating on {split}")
+    return metrics, run.task.baselines(run.cfg, data, split), data

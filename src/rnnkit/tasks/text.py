@@ -28,7 +28,7 @@ from ..baselines.ngram import NGramModel
 from ..data.text import CharStream, CharVocab, read_text_file, split_tail
 from ..train.config import Config, option
 from ..train.io import atomic_write_text
-from ..train.trainer import LossOutput
+from ..train.outputs import LossOutput
 from .base import Task, TaskData
 
 KJV_PRIME = "And God said"

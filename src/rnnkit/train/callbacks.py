@@ -54,8 +54,7 @@ class ProgressBar(Callback):
     def __init__(self, item_name: str = "items", metric: str | None = None, file: Any = None) -> None:
         self.item_name, self.metric, self.file = item_name, metric, file
         self.bar: tqdm | None = None
-        self.ema: float | None = None
-        self.ema_metric: float | None = None
+        self.ema = self.ema_metric = self.weight = 0.0  # bias-corrected moving averages
 
     def on_fit_start(self, trainer: Trainer) -> None:
         self.bar = tqdm(
@@ -71,12 +70,12 @@ class ProgressBar(Callback):
         if self.bar is None:
             return
         a = 0.05
-        self.ema = row["loss"] if self.ema is None else (1 - a) * self.ema + a * row["loss"]
-        parts = [f"loss {self.ema:.3f}"]
+        self.weight = (1 - a) * self.weight + a
+        self.ema = (1 - a) * self.ema + a * row["loss"]
+        parts = [f"loss {self.ema / self.weight:.3f}"]
         if self.metric and self.metric in row:
-            v = row[self.metric]
-            self.ema_metric = v if self.ema_metric is None else (1 - a) * self.ema_metric + a * v
-            parts.append(f"{self.metric} {self.ema_metric:.3f}")
+            self.ema_metric = (1 - a) * self.ema_metric + a * row[self.metric]
+            parts.append(f"{self.metric} {self.ema_metric / self.weight:.3f}")
         parts.append(f"|g| {row['grad_norm']:.2g}")
         parts.append(f"{_fmt_rate(row['items_per_s'])} {self.item_name}/s")
         if trainer.optim.max_minutes:
@@ -121,13 +120,13 @@ class JSONLLogger(Callback):
     def _write(self, row: dict[str, Any]) -> None:
         if self.file is not None:
             self.file.write(json.dumps(row) + "\n")
+            self.file.flush()  # a checkpoint may follow: the log must never lag behind it
 
     def on_step_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         self._write(row)
 
     def on_eval_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         self._write(row)
-        self.file.flush()
 
     def on_fit_end(self, trainer: Trainer, result: FitResult) -> None:
         if self.file is not None:
@@ -187,10 +186,14 @@ class CurvePlotter(Callback):
 
 
 def _ema(values: list[float], a: float = 0.05) -> list[float]:
-    out, m = [], None
+    """Exponential moving average, bias-corrected (no lag towards the first value)."""
+    out, m, w = [], 0.0, 0.0
     for v in values:
-        m = v if m is None or not math.isfinite(m) else (1 - a) * m + a * v
-        out.append(m)
+        if not math.isfinite(v):
+            out.append(v)
+            continue
+        m, w = (1 - a) * m + a * v, (1 - a) * w + a
+        out.append(m / w)
     return out
 
 

@@ -2,15 +2,13 @@
 
 Schedule, with peak rate η, warm-up W steps and final ratio r::
 
-    step < W:    η · (step + 1) / W
-    afterwards:  cosine   η · (r + (1 − r) · ½ (1 + cos π p))
-                 linear   η · (1 − (1 − r) p)
-                 constant η
+    lr = η · min(1, (step + 1) / W) · d(p)
+    d(p) = cosine: r + (1 − r) · ½ (1 + cos π p)  |  linear: 1 − (1 − r) p  |  constant: 1
 
-where p ∈ [0, 1] is the progress after warm-up: ``(step − W) / (max_steps − W)``, or with a time
+where p ∈ [0, 1] is the progress: ``(step − W) / (max_steps − W)`` (0 during warm-up), or with a time
 budget the larger of that and ``elapsed / max_minutes`` — so the rate anneals fully even when the
-clock, not the step count, ends the run. Runs ended by steps are bit-reproducible; runs ended by a time
-budget depend on the machine's speed (that is what a time budget means).
+clock, not the step count, ends the run, and never jumps. Runs ended by steps are bit-reproducible;
+runs ended by a time budget depend on the machine's speed (that is what a time budget means).
 """
 
 from __future__ import annotations
@@ -61,15 +59,15 @@ class LRSchedule:
 
     def __call__(self, step: int, elapsed: float = 0.0) -> float:
         c = self.cfg
-        if step < c.warmup_steps:
-            return c.lr * (step + 1) / c.warmup_steps
-        p = self.progress(step, elapsed)
-        r = c.min_lr_ratio
+        warm = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
+        p, r = self.progress(step, elapsed), c.min_lr_ratio
         if c.schedule == "cosine":
-            return c.lr * (r + (1 - r) * 0.5 * (1 + math.cos(math.pi * p)))
-        if c.schedule == "linear":
-            return c.lr * (1 - (1 - r) * p)
-        return c.lr
+            decay = r + (1 - r) * 0.5 * (1 + math.cos(math.pi * p))
+        elif c.schedule == "linear":
+            decay = 1 - (1 - r) * p
+        else:
+            decay = 1.0
+        return c.lr * warm * decay
 
     def apply(self, optimizer: torch.optim.Optimizer, step: int, elapsed: float = 0.0) -> float:
         lr = self(step, elapsed)

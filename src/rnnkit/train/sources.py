@@ -89,3 +89,21 @@ def num_batches(source: BatchSource) -> int | None:
         return len(source)  # type: ignore[arg-type]
     except TypeError:
         return None
+
+
+class ProgressSource:
+    """A source whose first epoch shows a progress bar (for long evaluations)."""
+
+    def __init__(self, source: BatchSource, desc: str) -> None:
+        self.source, self.desc = source, desc
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
+        from tqdm.auto import tqdm
+
+        total = num_batches(self.source)
+        yield from tqdm(
+            self.source.epoch(epoch, start), total=total, desc=self.desc, leave=False, unit="batch"
+        )
+
+    def __len__(self) -> int:
+        return len(self.source)  # type: ignore[arg-type]

@@ -27,7 +27,6 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,44 +35,13 @@ from torch import Tensor, nn
 
 from .callbacks import Callback, CurvePlotter, JSONLLogger, ProgressBar
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from .clipping import clip_gradients
 from .config import OptimConfig, RunConfig
 from .evaluation import evaluate_source, to_device
 from .interrupt import StopOnSignal
 from .optim import LRSchedule, build_optimizer
+from .outputs import FitResult, LossFn, LossOutput  # noqa: F401  (LossOutput re-exported for tasks)
 from .sources import as_source
-
-
-@dataclass
-class LossOutput:
-    """What a loss function returns for one batch.
-
-    Attributes:
-        loss: scalar to minimise, the mean over ``count`` items.
-        count: items the loss averages (tokens, sequences, values): weights the aggregation over batches
-            and gives the throughput.
-        metrics: extra per-item means over this batch (``{"bpc": …, "accuracy": …}``).
-        state: recurrent state to carry into the next batch (only used with ``tbptt=True``).
-    """
-
-    loss: Tensor
-    count: int = 1
-    metrics: dict[str, float] = field(default_factory=dict)
-    state: Any = None
-
-
-LossFn = Callable[[nn.Module, Any, Any], LossOutput]
-
-
-@dataclass
-class FitResult:
-    steps: int
-    epoch: int
-    stop_reason: str  # max_steps | max_epochs | max_minutes | early_stopping | interrupted
-    elapsed: float  # seconds of training (this run and the ones it resumed)
-    best: float | None
-    best_step: int | None
-    last_val: dict[str, float] | None
-    run_dir: Path | None
 
 
 def detach_state(state: Any) -> Any:
@@ -335,7 +303,9 @@ class Trainer:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
-        grad_norm, clipped = self._clip()
+        grad_norm, clipped = clip_gradients(
+            self.model.parameters(), self.optim.clip_norm, self.optim.clip_value
+        )
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -362,27 +332,6 @@ class Trainer:
         row |= {k: float(v) for k, v in out.metrics.items()}
         for cb in self.callbacks:
             cb.on_step_end(self, row)
-
-    def _clip(self) -> tuple[float, bool]:
-        """Clip in place; returns (total gradient norm before any clipping, whether anything was clipped)."""
-        params = [p for p in self.model.parameters() if p.grad is not None]
-        if not params:
-            raise ValueError("the loss does not depend on any trainable parameter (no gradients)")
-        c = self.optim
-        clipped = False
-        if c.clip_value is not None:
-            grads = [p.grad for p in params]
-            norm = float(
-                torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
-            )
-            clipped = max(float(g.abs().max()) for g in grads) > c.clip_value
-            torch.nn.utils.clip_grad_value_(params, c.clip_value)
-            if c.clip_norm is not None:
-                clipped |= float(torch.nn.utils.clip_grad_norm_(params, c.clip_norm)) > c.clip_norm
-            return norm, clipped
-        max_norm = c.clip_norm if c.clip_norm is not None else math.inf
-        norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-        return norm, norm > max_norm
 
     def _evaluate_and_track(self) -> None:
         metrics = self.evaluate(self.run.eval_batches)
