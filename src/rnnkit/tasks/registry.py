@@ -12,6 +12,9 @@ TASKS: dict[str, str] = {
     "stocks": "rnnkit.tasks.stocks:StocksTask",
     "series": "rnnkit.tasks.series:SeriesTask",
     "music": "rnnkit.tasks.music:MusicTask",
+    "adding": "rnnkit.tasks.synthetic:AddingTask",
+    "copy": "rnnkit.tasks.synthetic:CopyTask",
+    "seqdigits": "rnnkit.tasks.seqdigits:SeqDigitsTask",
 }
 
 
