@@ -183,3 +183,20 @@ def test_user_midi_folder(tmp_path):
         load_midi_folder(empty)
     with pytest.raises(FileNotFoundError, match="midi folder not found"):
         load_midi_folder(tmp_path / "nowhere")
+
+
+def test_folk_song_opus_gives_one_melody_per_tune():
+    from music21 import converter
+
+    abc = (
+        "X:1\nT:first\nM:2/4\nL:1/8\nK:G\nG2 AB | c2 B2 | A4 ||\n"
+        "X:2\nT:second\nM:3/4\nL:1/4\nK:C\nC D E | z2 G | (G2 A) | C3 |]\n"
+    )
+    opus = converter.parse(abc, format="abc")
+    first, second = music.melodies_of(opus, "essen/test", "essen")
+    assert first.name == "essen/test#0" and second.name == "essen/test#1"
+    assert [e.pitch for e in first.events] == [67, 69, 71, 72, 71, 69]
+    assert [e.duration for e in first.events] == [1.0, 0.5, 0.5, 1.0, 1.0, 2.0]
+    # a rest inside the tune is kept; a slur (G2 A) is not a tie, so the repeated G stays two notes
+    assert [e.pitch for e in second.events] == [60, 62, 64, None, 67, 67, 69, 60]
+    assert second.events[3] == Event(None, 2.0) and second.events[-1] == Event(60, 3.0)

@@ -44,3 +44,16 @@ def test_pianoroll(tmp_path):
         plot_pianoroll([Event(None, 1.0)], tmp_path / "r.png")
     with pytest.raises(ValueError, match="mode must be 'major' or 'minor', got 'dorian'"):
         plot_pianoroll(events, tmp_path / "r.png", tonic=60, mode="dorian")
+
+
+def test_forecast_lines_break_across_missing_data_but_not_weekends():
+    from rnnkit.plots.forecast import _broken, _gaps
+
+    days = pd.bdate_range("2021-01-01", periods=30)  # trading days: weekends are not gaps
+    assert _gaps(days).size == 0
+    steps = pd.date_range("2021-01-01", periods=10, freq="5min").delete([4, 5, 6, 7])
+    steps = steps.append(pd.date_range(steps[-1] + pd.Timedelta(hours=2), periods=5, freq="5min"))
+    gaps = _gaps(steps)
+    assert gaps.tolist() == [6]
+    xs, ys = _broken(steps, np.arange(len(steps), dtype=float), gaps)
+    assert len(xs) == len(steps) + 1 and np.isnan(ys[6]) and ys[7] == 6.0

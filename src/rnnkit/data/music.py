@@ -201,19 +201,25 @@ def _parse_source(source: str, progress: bool) -> list[Melody]:
         items, desc=f"parsing {source} (first run only, then cached)", unit="file", disable=not progress
     )
     for path in bar:
-        parsed = corpus.parse(path)
-        stem = f"{Path(path).parent.name}/{Path(path).stem}"
-        if source == "chorales":
-            events = chorale_melody(parsed)
-            if events:
-                melodies.append(Melody(stem, tuple(events)))
-            continue
-        scores = list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
-        for k, score in enumerate(scores):
-            events = _events_from_part(score.parts[0]) if score.parts else []
-            if events:
-                melodies.append(Melody(f"{stem}#{k}", tuple(events)))
+        melodies.extend(
+            melodies_of(corpus.parse(path), f"{Path(path).parent.name}/{Path(path).stem}", source)
+        )
     return melodies
+
+
+def melodies_of(parsed, name: str, source: str) -> list[Melody]:
+    """The melodies of one parsed corpus file: a chorale score's soprano line, or every tune of a
+    folk-song opus (its single part)."""
+    if source == "chorales":
+        events = chorale_melody(parsed)
+        return [Melody(name, tuple(events))] if events else []
+    scores = list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
+    out = []
+    for k, score in enumerate(scores):
+        events = _events_from_part(score.parts[0]) if score.parts else []
+        if events:
+            out.append(Melody(f"{name}#{k}", tuple(events)))
+    return out
 
 
 def _cache_path(source: str) -> Path:

@@ -5,7 +5,7 @@ x = ``[<s>, e1 … e_{n−1}]``, y = ``[e1 … e_n]`` (every event is predicted 
 first from ``<s>``), padding marked with ``IGNORE`` in y. A training source transposes each melody by a
 random shift drawn from the shifts that keep it inside the training pitch range, fresh every epoch; the
 draw, like the order, depends only on ``(seed, epoch)``. Melodies longer than ``max_len`` events are
-cut into pieces.
+cut into pieces; pieces of similar length are batched together to save padding.
 
 The n-gram baselines score exactly the same predictions (every event given the events before it).
 """
@@ -25,6 +25,7 @@ from ..data.music_vocab import EventVocab
 from ..train.sources import epoch_seed
 
 IGNORE = -100  # target id of padded positions (cross_entropy's ignore_index)
+BUCKET = 8  # training batches sorted by length together
 ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0)  # add-α values tried for the n-gram baselines (chosen on validation)
 
 
@@ -54,29 +55,41 @@ class MelodyBatches:
         self.melodies, self.vocab = list(melodies), vocab
         self.batch_size, self.max_len, self.shuffle, self.seed = batch_size, max_len, shuffle, seed
         self.options = [transpositions(m.events, shifts, *pitch_range) or [0] for m in self.melodies]
-        self._fixed = None if shuffle and any(len(o) > 1 for o in self.options) else self.sequences(0)
+        self._fixed = None if shuffle and any(len(o) > 1 for o in self.options) else self.batches(0)
         self._count = sum(len(pieces([0] * (len(m.events) + 1), max_len)) for m in self.melodies)
 
     def sequences(self, epoch: int) -> list[list[int]]:
-        """The token pieces of one epoch, in batch order."""
+        """The token pieces of one epoch, in batch order (see :meth:`batches`)."""
+        return [s for batch in self.batches(epoch) for s in batch]
+
+    def batches(self, epoch: int) -> list[list[list[int]]]:
+        """The epoch's batches of token pieces. Pieces of similar length share a batch (less padding):
+        evaluation sorts them all by length; training shuffles, sorts within windows of
+        ``BUCKET`` batches, then shuffles the batches."""
         rng = random.Random(epoch_seed(self.seed, epoch))
         order = list(range(len(self.melodies)))
         if self.shuffle:
             rng.shuffle(order)
-        out = []
+        seqs = []
         for i in order:
             shift = rng.choice(self.options[i]) if self.shuffle else 0
             events = transpose(self.melodies[i].events, shift) if shift else self.melodies[i].events
-            out.extend(pieces(self.vocab.encode(events), self.max_len))
+            seqs.extend(pieces(self.vocab.encode(events), self.max_len))
+        window = self.batch_size * BUCKET if self.shuffle else len(seqs)
+        for w in range(0, len(seqs), window):
+            seqs[w : w + window] = sorted(seqs[w : w + window], key=len)
+        out = [seqs[b : b + self.batch_size] for b in range(0, len(seqs), self.batch_size)]
+        if self.shuffle:
+            rng.shuffle(out)
         return out
 
     def __len__(self) -> int:
         return math.ceil(self._count / self.batch_size)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        seqs = self._fixed if self._fixed is not None else self.sequences(epoch)
-        for b in range(start * self.batch_size, len(seqs), self.batch_size):
-            yield collate(seqs[b : b + self.batch_size])
+        batches = self._fixed if self._fixed is not None else self.batches(epoch)
+        for batch in batches[start:]:
+            yield collate(batch)
 
     def token_sequences(self) -> list[list[int]]:
         """Every untransposed melody as ``[<s>, e1 … e_n]`` (what the baselines score)."""

@@ -145,6 +145,7 @@ def write_report(model: nn.Module, cfg: Config, data: Any, run_dir: Path) -> dic
     from .registry import get_task
 
     task = get_task("music")
+    model.eval()
     ppl = task.evaluate(model, data.test, cfg)["ppl"]
     base = task.baselines(cfg, data, "test")
     bigram = base["bigram"]["ppl"]
