@@ -16,16 +16,16 @@ from rnnkit.data.compose import (
     PAD,
     UNK,
     ComposeConfig,
-    NGramRanker,
     Vocab,
     compose_data,
     detokenize,
     make_pairs,
-    ngram_baselines,
     pad_batch,
-    score,
+    split_sentences,
+    text_data,
     tokenize,
 )
+from rnnkit.data.compose_eval import NGramRanker, ngram_baselines, score
 
 
 def test_tokenize_examples():
@@ -92,28 +92,40 @@ def test_config_rejects_bad_values():
 
 def test_split_has_no_leakage_and_vocab_comes_from_training_books():
     data = compose_data(ComposeConfig(max_verses=400, vocab_size=800))
-    val_books = kjv.split_books()[1]
-    held = set(val_books)
+    held = set(kjv.split_books()[1])
     verses = kjv.load_verses()
-    train_text = [tokenize(v.text) for v in verses if v.book not in held][:400]
-    val_text = [tokenize(v.text) for v in verses if v.book in held][:400]
-    train_words = {t for toks in train_text for t in toks}
+    texts = {
+        "train": [tokenize(v.text) for v in verses if v.book not in held][:400],
+        "val": [tokenize(v.text) for v in verses if v.book in held and v.chapter % 2 == 0][:400],
+        "test": [tokenize(v.text) for v in verses if v.book in held and v.chapter % 2 == 1][:400],
+    }
+    train_words = {t for toks in texts["train"] for t in toks}
     assert set(data.vocab.itos[4:]) <= train_words  # nothing of the held-out books in the vocabulary
-    val_only = {t for toks in val_text for t in toks} - train_words
+    held_words = {t for toks in texts["val"] + texts["test"] for t in toks}
+    val_only = held_words - train_words
     assert val_only and all(data.vocab.encode([w]) == [UNK] for w in val_only)
-    train_ids = {tuple(data.vocab.encode(t)) for t in train_text}
-    val_ids = {tuple(data.vocab.encode(t)) for t in val_text}
+    assert data.train_verses == [data.vocab.encode(t) for t in texts["train"]]
+    for split in ("train", "val", "test"):
+        pairs = getattr(data, split)
+        own = {tuple(data.vocab.encode(t)) for t in texts[split]}
+        for ctx, tgt in list(zip(pairs.context, pairs.tgt, strict=True))[:300]:
+            whole = tuple(ctx + [t for t in tgt if t != EOS])
+            assert any(v[: len(whole)] == whole for v in own), split  # each pair lies inside its own split
+    assert "Joshua" in data.source
 
-    def verse_of(ctx, tgt):
-        return tuple(ctx + [t for t in tgt if t != EOS])
 
-    for ctx, tgt in zip(data.val.context, data.val.tgt, strict=True):
-        whole = verse_of(ctx, tgt)
-        assert any(v[: len(whole)] == whole for v in val_ids)
-    for ctx, tgt in list(zip(data.train.context, data.train.tgt, strict=True))[:200]:
-        whole = verse_of(ctx, tgt)
-        assert any(v[: len(whole)] == whole for v in train_ids)
-    assert data.train_verses == [data.vocab.encode(t) for t in train_text]
+def test_user_text_sentences_and_split():
+    text = "The cat sat. The dog ran!\nA bird sang? " + " ".join(f"Line {i} ends here." for i in range(30))
+    sents = split_sentences(text)
+    assert sents[:3] == [["The", "cat", "sat", "."], ["The", "dog", "ran", "!"], ["A", "bird", "sang", "?"]]
+    assert len(sents) == 33
+    data = text_data(text, ComposeConfig(cuts_per_verse=1), val_frac=0.2)
+    assert len(data.train_verses) == 33 - 7 and len(data.val) + len(data.test) == 7
+    assert data.vocab.encode(["cat"]) != [UNK]
+    with pytest.raises(ValueError, match="at least 3 sentences"):
+        text_data("Only one.", val_frac=0.5)
+    with pytest.raises(ValueError, match="val_frac must lie strictly between 0 and 1"):
+        text_data(text, val_frac=1.0)
 
 
 def test_pad_batch():
@@ -150,7 +162,8 @@ def test_score_by_hand():
 
 def test_ngram_baselines_on_a_slice():
     data = compose_data(ComposeConfig(max_verses=1500, vocab_size=2000))
-    res = ngram_baselines(data, orders=(1, 2))
-    assert set(res) == {"unigram", "bigram"}
-    assert res["bigram"]["top1"] > res["unigram"]["top1"] > 0.02
-    assert res["bigram"]["top3"] >= res["bigram"]["top1"]
+    res = ngram_baselines(data.train_verses, len(data.vocab), {"val": data.val, "test": data.test}, (1, 2))
+    assert set(res) == {"val", "test"} and set(res["val"]) == {"unigram", "bigram"}
+    for split in res.values():
+        assert split["bigram"]["top1"] > split["unigram"]["top1"] > 0.02
+        assert split["bigram"]["top3"] >= split["bigram"]["top1"]

@@ -11,21 +11,18 @@ Each verse gives several pairs by cutting it after a random token: the prefix (t
 most the last ``max_prefix`` tokens) and the next ``max_continuation`` tokens (the decoder's target),
 ending with ``<eos>`` when the verse ends inside that window.
 
-Metrics (:func:`score`): next-token top-1 / top-3 accuracy (the first continuation token among the
-top k proposals) and 3-token exact match (the first three target tokens reproduced exactly, over pairs
-with at least three). ``<unk>`` is never proposed, so an out-of-vocabulary target always counts as a miss.
+The held-out books' verses are split by chapter: even chapters for validation, odd ones for testing.
+Metrics and n-gram baselines live in :mod:`rnnkit.data.compose_eval`.
 
 Example::
 
-    from rnnkit.data.compose import ComposeConfig, compose_data, ngram_baselines
+    from rnnkit.data.compose import ComposeConfig, compose_data
     data = compose_data(ComposeConfig())
     data.vocab.decode(data.val.src[0]), data.vocab.decode(data.val.tgt[0])
-    ngram_baselines(data, orders=(2, 3))     # {"bigram": {"top1": …, "top3": …, "exact3": …}, …}
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import re
 from collections import Counter
@@ -35,7 +32,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from ..baselines import NGramModel
 from . import kjv
 
 SPECIALS: tuple[str, ...] = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -43,7 +39,6 @@ PAD, BOS, EOS, UNK = range(4)
 _TOKEN = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*'?|\d+|[^\sA-Za-z\d]")
 _NO_SPACE_BEFORE = frozenset(",.;:?!)]-")
 _NO_SPACE_AFTER = frozenset("([-")
-_NGRAM_NAMES = {1: "unigram", 2: "bigram", 3: "trigram", 4: "4-gram", 5: "5-gram"}
 
 
 def tokenize(text: str) -> list[str]:
@@ -154,11 +149,15 @@ class PairSet:
 
 @dataclass
 class ComposeData:
+    """A corpus cut into pairs: vocabulary, train/val/test pairs, and the training sentences as ids."""
+
     vocab: Vocab
     train: PairSet
     val: PairSet
-    train_verses: list[list[int]]  # every training verse as ids (the n-gram baselines' training text)
+    test: PairSet
+    train_verses: list[list[int]]  # the n-gram baselines' training text
     config: ComposeConfig
+    source: str = ""
 
 
 def make_pairs(verses: Sequence[Sequence[int]], config: ComposeConfig) -> PairSet:
@@ -180,26 +179,74 @@ def make_pairs(verses: Sequence[Sequence[int]], config: ComposeConfig) -> PairSe
     return PairSet(src, tgt, ctx)
 
 
-def compose_data(config: ComposeConfig | None = None) -> ComposeData:
-    """Vocabulary from the training books, and pairs from training and held-out books (``kjv`` split)."""
-    cfg = config or ComposeConfig()
-    val_books = kjv.split_books()[1]
-    held_out = set(val_books)
-    verses = kjv.load_verses()
-    train_tok = [tokenize(v.text) for v in verses if v.book not in held_out]
-    val_tok = [tokenize(v.text) for v in verses if v.book in held_out]
-    if cfg.max_verses is not None:
-        train_tok, val_tok = train_tok[: cfg.max_verses], val_tok[: cfg.max_verses]
-    vocab = Vocab.build(train_tok, cfg.vocab_size)
-    train_ids = [vocab.encode(t) for t in train_tok]
-    val_ids = [vocab.encode(t) for t in val_tok]
+def build_corpus(
+    train: Sequence[Sequence[str]],
+    val: Sequence[Sequence[str]],
+    test: Sequence[Sequence[str]],
+    config: ComposeConfig,
+    vocab: Vocab | None = None,
+    source: str = "",
+) -> ComposeData:
+    """Pairs from tokenised sentences of each split; the vocabulary comes from ``train`` unless given."""
+    cap = (lambda xs: list(xs)[: config.max_verses]) if config.max_verses else list
+    train, val, test = cap(train), cap(val), cap(test)
+    if not train or not val or not test:
+        raise ValueError(
+            f"every split needs sentences, got {len(train)} train, {len(val)} val, {len(test)} test"
+        )
+    vocab = vocab or Vocab.build(train, config.vocab_size)
+    ids = [[vocab.encode(t) for t in split] for split in (train, val, test)]
     return ComposeData(
         vocab=vocab,
-        train=make_pairs(train_ids, cfg),
-        val=make_pairs(val_ids, replace(cfg, seed=cfg.seed + 1)),
-        train_verses=train_ids,
-        config=cfg,
+        train=make_pairs(ids[0], config),
+        val=make_pairs(ids[1], replace(config, seed=config.seed + 1)),
+        test=make_pairs(ids[2], replace(config, seed=config.seed + 2)),
+        train_verses=ids[0],
+        config=config,
+        source=source,
     )
+
+
+def compose_data(config: ComposeConfig | None = None, vocab: Vocab | None = None) -> ComposeData:
+    """The KJV: training books for training; the held-out books' even chapters for validation, odd
+    chapters for testing (the by-book split of :mod:`rnnkit.data.kjv`)."""
+    cfg = config or ComposeConfig()
+    held_out = set(kjv.split_books()[1])
+    splits: dict[str, list[list[str]]] = {"train": [], "val": [], "test": []}
+    for v in kjv.load_verses():
+        split = "train" if v.book not in held_out else ("val" if v.chapter % 2 == 0 else "test")
+        splits[split].append(tokenize(v.text))
+    source = "King James Bible (held out: " + ", ".join(kjv.split_books()[1]) + ")"
+    return build_corpus(splits["train"], splits["val"], splits["test"], cfg, vocab, source)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
+
+
+def split_sentences(text: str) -> list[list[str]]:
+    """Tokenised sentences of a plain text: a sentence ends at a line break or after ``.``/``!``/``?``."""
+    return [t for t in (tokenize(piece) for piece in _SENTENCE_END.split(text)) if t]
+
+
+def text_data(
+    text: str,
+    config: ComposeConfig | None = None,
+    val_frac: float = 0.1,
+    vocab: Vocab | None = None,
+    source: str = "your text",
+) -> ComposeData:
+    """Pairs from the user's text: its last ``val_frac`` of sentences held out, the first half of them
+    for validation and the second for testing."""
+    cfg = config or ComposeConfig()
+    if not 0.0 < val_frac < 1.0:
+        raise ValueError(f"val_frac must lie strictly between 0 and 1, got {val_frac}")
+    sents = split_sentences(text)
+    n_held = max(2, round(val_frac * len(sents)))
+    if len(sents) < n_held + 1:
+        raise ValueError(f"the text needs at least 3 sentences to hold some out, got {len(sents)}")
+    train, held = sents[: len(sents) - n_held], sents[len(sents) - n_held :]
+    half = len(held) // 2
+    return build_corpus(train, held[:half], held[half:], cfg, vocab, source)
 
 
 def pad_batch(
@@ -212,83 +259,3 @@ def pad_batch(
     for i, r in enumerate(rows):
         out[i, : len(r)] = torch.tensor(r, dtype=torch.int64)
     return out, lengths
-
-
-# ---- scoring -----------------------------------------------------------------------------------------
-
-
-def score(
-    top_k: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]
-) -> dict[str, float]:
-    """Next-token top-1/top-3 accuracy and 3-token exact match.
-
-    Args:
-        top_k: per pair, the proposed first tokens, best first (at least 3).
-        continuations: per pair, the proposed continuation (at least 3 tokens or ending in ``<eos>``).
-        targets: per pair, the true continuation.
-    """
-    if not len(top_k) == len(continuations) == len(targets):
-        raise ValueError(
-            f"top_k, continuations and targets must have equal lengths, got "
-            f"{len(top_k)}, {len(continuations)}, {len(targets)}"
-        )
-    top1 = np.mean([t[0] != UNK and t[0] in list(k[:1]) for k, t in zip(top_k, targets, strict=True)])
-    top3 = np.mean([t[0] != UNK and t[0] in list(k[:3]) for k, t in zip(top_k, targets, strict=True)])
-    long = [(list(c[:3]), list(t[:3])) for c, t in zip(continuations, targets, strict=True) if len(t) >= 3]
-    exact = np.mean([c == t and UNK not in t for c, t in long]) if long else float("nan")
-    return {"top1": float(top1), "top3": float(top3), "exact3": float(exact)}
-
-
-class NGramRanker:
-    """Ranks next tokens with an :class:`NGramModel`, backing off to shorter contexts when the full one
-    was never seen (or has fewer than k continuations); ``<pad>``, ``<bos>`` and ``<unk>`` are never
-    proposed, ties are broken by token id. Each context is ranked once and cached."""
-
-    def __init__(self, model: NGramModel, depth: int = 8) -> None:
-        self.model, self.depth = model, depth
-        self._cache: dict[tuple[int, ...], list[int]] = {}
-
-    def _ranked(self, ctx: tuple[int, ...]) -> list[int]:
-        if ctx not in self._cache:
-            counts = self.model.counts.get(ctx) or {}
-            usable = ((-c, tok) for tok, c in counts.items() if tok not in (PAD, BOS, UNK))
-            self._cache[ctx] = [tok for _, tok in heapq.nsmallest(self.depth, usable)]
-        return self._cache[ctx]
-
-    def top(self, history: Sequence[int], k: int) -> list[int]:
-        """The k most likely next tokens after ``history`` (k <= depth)."""
-        chosen: list[int] = []
-        for order in range(self.model.order, 0, -1):
-            n_ctx = min(order - 1, len(history))
-            ctx = tuple(int(t) for t in history[len(history) - n_ctx :]) if n_ctx else ()
-            for tok in self._ranked(ctx):
-                if tok not in chosen:
-                    chosen.append(tok)
-                    if len(chosen) == k:
-                        return chosen
-        return chosen
-
-    def predict(self, history: Sequence[int], steps: int = 3) -> tuple[list[int], list[int]]:
-        """(top-3 next tokens, greedy continuation of ``steps`` tokens) after ``<bos>`` + ``history``."""
-        hist = [BOS, *history]
-        top = self.top(hist, 3)
-        cont: list[int] = []
-        for _ in range(steps):
-            best = self.top(hist + cont, 1)
-            cont.append(best[0] if best else EOS)
-            if cont[-1] == EOS:
-                break
-        return top, cont
-
-
-def ngram_baselines(data: ComposeData, orders: Sequence[int] = (2, 3)) -> dict[str, dict[str, float]]:
-    """Fit n-gram models on the training verses and score them on the held-out pairs."""
-    out = {}
-    seqs = [[BOS, *v, EOS] for v in data.train_verses]
-    for order in orders:
-        ranker = NGramRanker(NGramModel(order, len(data.vocab)).fit(seqs))
-        preds = [ranker.predict(ctx) for ctx in data.val.context]
-        out[_NGRAM_NAMES.get(order, f"{order}-gram")] = score(
-            [p[0] for p in preds], [p[1] for p in preds], data.val.tgt
-        )
-    return out
