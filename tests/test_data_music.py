@@ -4,6 +4,7 @@ share."""
 from __future__ import annotations
 
 import json
+import random
 
 import mido
 import pytest
@@ -12,6 +13,7 @@ from rnnkit.data import music
 from rnnkit.data.midi import load_midi_folder, read_midi, write_midi
 from rnnkit.data.music import Event, Melody, key_share, parse_event, parse_pitch, pitch_name, transpose
 from rnnkit.data.music_vocab import BOS, UNK, EventVocab
+from rnnkit.data.tunes import contour, split_melodies, tune_groups
 
 C4, D4, E4, F4, G4, A4, B4 = 60, 62, 64, 65, 67, 69, 71
 TUNE = [Event(C4, 1.0), Event(E4, 0.5), Event(G4, 0.5), Event(None, 1.0), Event(A4, 1 / 3), Event(G4, 2 / 3)]
@@ -82,14 +84,36 @@ def test_vocabulary_round_trip_and_unknowns():
         vocab.decode([len(vocab)])
 
 
-def test_split_is_by_piece_and_deterministic():
-    melodies = [Melody(f"m{i}", (Event(C4 + i % 12, 1.0),)) for i in range(50)]
-    train, val, test = music.split_melodies(melodies, val_frac=0.1, test_frac=0.1, seed=0)
+def test_split_is_deterministic_and_disjoint():
+    melodies = [Melody(f"m{i}", tuple(Event(60 + (i * k) % 12, 1.0) for k in range(12))) for i in range(50)]
+    train, val, test = split_melodies(melodies, val_frac=0.1, test_frac=0.1, seed=0, by_tune=False)
     assert (len(train), len(val), len(test)) == (40, 5, 5)
     names = [{m.name for m in part} for part in (train, val, test)]
     assert not (names[0] & names[1]) and not (names[0] & names[2]) and not (names[1] & names[2])
-    assert music.split_melodies(melodies, 0.1, 0.1, seed=0) == (train, val, test)
-    assert music.split_melodies(melodies, 0.1, 0.1, seed=1)[2] != test
+    assert split_melodies(melodies, 0.1, 0.1, seed=0, by_tune=False) == (train, val, test)
+    assert split_melodies(melodies, 0.1, 0.1, seed=1, by_tune=False)[2] != test
+
+
+def test_one_tune_never_straddles_the_split():
+    rng = random.Random(0)
+    tunes = [[rng.randrange(55, 75) for _ in range(30)] for _ in range(12)]
+    melodies = []
+    for t, pitches in enumerate(tunes):
+        for copy in range(3):  # three settings of each tune: transposed, re-rhythmed, one note changed
+            varied = list(pitches)
+            varied[5 + copy] += copy
+            events = transpose(
+                [Event(p, 0.5 + 0.5 * (k % 2 == copy % 2)) for k, p in enumerate(varied)], copy
+            )
+            melodies.append(Melody(f"tune{t}-{copy}", tuple(events)))
+    groups = tune_groups(melodies)
+    assert groups == [k // 3 for k in range(36)]  # copies found, distinct tunes kept apart
+    assert contour([Event(60, 1), Event(60, 2), Event(None, 1), Event(64, 1), Event(62, 1)]) == [4, -2]
+    train, val, test = split_melodies(melodies, 0.2, 0.2, seed=3)
+    tune_of = {m.name: m.name.split("-")[0] for m in melodies}
+    held = {tune_of[m.name] for m in val + test}
+    assert held and not held & {tune_of[m.name] for m in train}
+    assert len(test) >= 8 and len(val) >= 8 and len(train) + len(val) + len(test) == 36
 
 
 def test_chorale_melody_is_the_soprano():

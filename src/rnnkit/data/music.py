@@ -21,8 +21,6 @@ first time, with a progress bar, and read back in a fraction of a second afterwa
 
 from __future__ import annotations
 
-import math
-import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -249,25 +247,6 @@ def melodies_to_json(melodies: Sequence[Melody]) -> list[dict]:
 
 def melodies_from_json(rows: Sequence[dict]) -> list[Melody]:
     return [Melody(r["name"], tuple(Event(p, float(d)) for p, d in r["events"])) for r in rows]
-
-
-def split_melodies(
-    melodies: Sequence[Melody], val_frac: float = 0.1, test_frac: float = 0.1, seed: int = 0
-) -> tuple[list[Melody], list[Melody], list[Melody]]:
-    """(train, validation, test) by piece: the melodies are shuffled with ``seed`` and the first
-    ``test_frac`` held out for testing, the next ``val_frac`` for validation."""
-    for name, frac in (("val_frac", val_frac), ("test_frac", test_frac)):
-        if not 0.0 <= frac < 1.0:
-            raise ValueError(f"{name} must be in [0, 1), got {frac}")
-    order = list(melodies)
-    random.Random(seed).shuffle(order)
-    n_test = math.ceil(test_frac * len(order)) if test_frac else 0
-    n_val = math.ceil(val_frac * len(order)) if val_frac else 0
-    if len(order) - n_test - n_val < 1:
-        raise ValueError(
-            f"{len(order)} melodies leave none for training with val_frac={val_frac}, test_frac={test_frac}"
-        )
-    return order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test]
 
 
 def transpositions(

@@ -3,7 +3,8 @@ lines (default), Essen folk songs, or your own MIDI files (``--midi DIR``).
 
 Each melody is a sequence of (pitch | rest, duration) events (:mod:`rnnkit.data.music`); the model
 (:class:`rnnkit.models.Generator`: embedding → LSTM → next-event logits) predicts every event from the
-ones before it. 10% of the melodies (by piece) are held out for testing and 10% for validation;
+ones before it. 10% of the melodies are held out for testing and 10% for validation, by tune (all
+settings of one hymn tune land in the same split, see :mod:`rnnkit.data.tunes`);
 training melodies are transposed by a random shift of up to ±6 semitones each epoch (within the
 training pitch range). Reported: per-event perplexity on held-out melodies next to unigram and bigram
 Markov models (add-α, fit in the same run; α and whether to fit on the transposed melodies chosen on
@@ -38,8 +39,8 @@ class MusicModelConfig:
     cell: str = option("lstm", "recurrent cell: any registered name (lstm, gru, rnn, urlstm, …)")
     embed_dim: int = option(32, "event embedding size", low=1)
     hidden_size: int = option(256, "hidden units per layer", low=1)
-    num_layers: int = option(2, "stacked recurrent layers", low=1)
-    dropout: float = option(0.3, "dropout on embeddings, between layers and before the output", low=0.0)
+    num_layers: int = option(1, "stacked recurrent layers", low=1)
+    dropout: float = option(0.2, "dropout on embeddings, between layers and before the output", low=0.0)
     backend: str = option("auto", "scan backend (auto picks the fastest usable)")
 
 
@@ -66,7 +67,7 @@ class MusicTask(Task):
         "--midi": ("data.midi_dir", "music: train on your own folder of MIDI files")
     }
     defaults: ClassVar[dict[str, Any]] = {
-        "optim.lr": 2e-3,
+        "optim.lr": 3e-3,
         "optim.max_steps": 4000,
         "optim.max_minutes": 8.0,
         "optim.warmup_steps": 100,
@@ -96,8 +97,9 @@ class MusicTask(Task):
 
     def build_data(self, cfg: Config, state: dict[str, Any] | None = None) -> TaskData:
         from ..data.midi import load_midi_folder
-        from ..data.music import load_corpus, split_melodies
+        from ..data.music import load_corpus
         from ..data.music_vocab import EventVocab
+        from ..data.tunes import split_melodies
         from .music_data import MelodyBatches
 
         d = cfg.data
