@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from . import __version__
 
 #: sub-command modules under rnnkit.commands, in the order ``--help`` lists them
-COMMANDS: tuple[str, ...] = ("train", "evaluate", "generate", "forecast", "compose", "tour", "info")
+COMMANDS: tuple[str, ...] = (
+    "train",
+    "evaluate",
+    "generate",
+    "forecast",
+    "compose",
+    "diagnose",
+    "tour",
+    "info",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
