@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from ..cells.base import CellSpec
-from .cpu import cpu_scan, cpu_step
+from .cpu import cpu_scan, cpu_step, fused_layer
 from .cpu import probe as cpu_probe
 from .cpu import supports as cpu_supports
 from .reference import reference_scan
@@ -36,6 +36,9 @@ class Backend:
         priority: ``backend="auto"`` takes the usable backend with the highest priority.
         step: optional ``(spec, x, state, weights) -> state`` advancing all layers of a
             unidirectional stack by one step without autograd (``RecurrentLayer.step``), or None.
+        scan_input: optional ``(spec, x, w_ih, b_ih, state0, w_hh, b_hh, w_hr, extras, mask) ->
+            ScanResult`` doing the input projection ``W x + b_ih`` itself (with its own GEMM), or None
+            (the runner then computes xg with ``F.linear`` and calls ``scan``).
     """
 
     name: str
@@ -44,6 +47,7 @@ class Backend:
     supports: Callable[[CellSpec, Tensor, bool], str | None]
     priority: int = 0
     step: Callable[..., tuple[Tensor, ...]] | None = None
+    scan_input: ScanFn | None = None
 
 
 _BACKENDS: dict[str, Backend] = {}
@@ -97,4 +101,6 @@ def select_backend(requested: str, spec: CellSpec, x: Tensor, has_proj: bool) ->
 
 
 register_backend(Backend("reference", reference_scan, lambda: None, lambda spec, x, proj: None, priority=0))
-register_backend(Backend("cpu", cpu_scan, cpu_probe, cpu_supports, priority=10, step=cpu_step))
+register_backend(
+    Backend("cpu", cpu_scan, cpu_probe, cpu_supports, priority=10, step=cpu_step, scan_input=fused_layer)
+)

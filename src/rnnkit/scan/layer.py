@@ -228,10 +228,12 @@ class RecurrentLayer(nn.Module):
         x, lengths = prep.x, prep.lengths  # (T, B, I)
         mask = time_mask(lengths, x.size(0), x.device)  # (T, B, 1) or None
         reg = self.regularization
+        scan_input = None  # a backend's scan that also does the input projection, if it has one
         if record or reg.changes_recurrence(self.training):
             scan = reference_scan
         else:
-            scan = select_backend(self.backend, self.spec, x, bool(self.proj_size)).scan
+            backend = select_backend(self.backend, self.spec, x, bool(self.proj_size))
+            scan, scan_input = backend.scan, backend.scan_input
         finals: list[list[Tensor]] = [[] for _ in prep.state]
         results: list[ScanResult] = []
         layer_input = x
@@ -243,12 +245,15 @@ class RecurrentLayer(nn.Module):
                 xin = layer_input if d == 0 else reverse_time(layer_input, lengths)
                 in_mask = reg.input_mask(xin, self.training)  # (1, B, I) or None
                 xin = xin if in_mask is None else xin * in_mask
-                xg = F.linear(xin, w_ih, b_ih)  # (T, B, G*H)
                 state0 = tuple(s[k] for s in prep.state)
-                kwargs = {"record": True} if record else {}
-                if scan is reference_scan:
-                    kwargs |= reg.scan_kwargs(x.size(0), state0, self.training)
-                res = scan(self.spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, **kwargs)
+                if scan_input is not None:
+                    res = scan_input(self.spec, xin, w_ih, b_ih, state0, w_hh, b_hh, w_hr, extras, mask)
+                else:
+                    xg = F.linear(xin, w_ih, b_ih)  # (T, B, G*H)
+                    kwargs = {"record": True} if record else {}
+                    if scan is reference_scan:
+                        kwargs |= reg.scan_kwargs(x.size(0), state0, self.training)
+                    res = scan(self.spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, **kwargs)
                 if d == 1:
                     res = ScanResult(
                         output=reverse_time(res.output, lengths),

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ...cells.base import CellSpec
 from .build import load, probe
-from .function import cpu_scan, kernel_table
+from .function import cpu_scan, fused_layer, kernel_table
 from .step import cpu_step
 
 DTYPES = (torch.float32, torch.float64)
@@ -41,4 +41,4 @@ def supports(spec: CellSpec, x: Tensor, has_proj: bool) -> str | None:
     return None
 
 
-__all__ = ["cpu_scan", "cpu_step", "kernel_table", "load", "probe", "supports"]
+__all__ = ["cpu_scan", "cpu_step", "fused_layer", "kernel_table", "load", "probe", "supports"]

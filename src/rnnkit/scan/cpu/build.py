@@ -25,7 +25,7 @@ from types import ModuleType
 import torch
 
 CSRC = Path(__file__).resolve().parent / "csrc"
-SOURCES = ("binding.cpp", "forward.cpp", "backward.cpp", "step.cpp")
+SOURCES = ("binding.cpp", "forward.cpp", "backward.cpp", "step.cpp", "matmul.cpp")
 HEADERS = ("common.h", "gemm.h", "cells.h", "scan.h")
 CFLAGS = (
     "-O3",

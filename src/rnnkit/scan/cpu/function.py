@@ -46,18 +46,21 @@ def _opt(t: Tensor | None) -> Tensor | None:
     return None if t is None else t.contiguous()
 
 
-class _FusedScan(torch.autograd.Function):
-    """(xg, h0, c0, w_hh, b_hh, w_hr) -> (out, h_n, c_n); extras and lengths are constants."""
+class _FusedLayer(torch.autograd.Function):
+    """(x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr) -> (out, h_n, c_n) for one direction of one layer.
+
+    With ``w_ih`` None, ``x`` is already the input projection xg (T, B, G*H). Extras and lengths are
+    constants. Backward: one native call for the reverse loop and every weight gradient."""
 
     @staticmethod
-    def forward(ctx, kernel, has_c, lengths, extra, threads, xg, h0, c0, w_hh, b_hh, w_hr):
-        ext = load()
-        out, hn, cn, save, cs, hraw = ext.forward(
-            kernel, xg, h0, c0, w_hh, b_hh, w_hr, extra, lengths, True, threads
+    def forward(ctx, kernel, has_c, lengths, extra, threads, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr):
+        gemm_threads, scan_threads = threads
+        out, hn, cn, save, cs, hraw = load().forward(
+            kernel, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, True, gemm_threads, scan_threads
         )
         ctx.kernel, ctx.has_c, ctx.threads = kernel, has_c, threads
-        ctx.has_bias, ctx.has_proj = b_hh is not None, w_hr is not None
-        ctx.save_for_backward(w_hh, w_hr, extra, lengths, h0, c0, out, save, cs, hraw)
+        ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
+        ctx.save_for_backward(x, w_ih, w_hh, w_hr, extra, lengths, h0, c0, out, save, cs, hraw)
         if cn is None:
             cn = hn.new_zeros(0)
         return out, hn, cn
@@ -65,50 +68,16 @@ class _FusedScan(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, dout, dhn, dcn):
-        w_hh, w_hr, extra, lengths, h0, c0, out, save, cs, hraw = ctx.saved_tensors
-        dxg, dhg, dh0, dc0, dH = load().backward(
-            ctx.kernel,
-            w_hh,
-            w_hr,
-            extra,
-            lengths,
-            h0,
-            c0,
-            out,
-            save,
-            cs,
-            hraw,
-            dout.contiguous(),
-            dhn.contiguous(),
-            dcn.contiguous() if ctx.has_c else None,
-            ctx.threads,
-        )
-        need = ctx.needs_input_grad  # (kernel, has_c, lengths, extra, threads, xg, h0, c0, w_hh, b_hh, w_hr)
-        T, B, GH = dhg.shape
-        P = out.size(-1)
-        dw_hh = db_hh = dw_hr = None
-        if need[8]:
-            # Σ_t dhg_tᵀ h_{t-1}: one GEMM over all steps, h_{t-1} = out[t-1] (h0 at t = 0)
-            dw_hh = torch.mm(dhg[0].t(), h0)  # (G*H, P)
-            if T > 1:
-                dw_hh.addmm_(dhg[1:].reshape(-1, GH).t(), out[:-1].reshape(-1, P))
-        if need[9] and ctx.has_bias:
-            db_hh = dhg.sum((0, 1))  # (G*H,)
-        if need[10] and ctx.has_proj:
-            dw_hr = torch.mm(dH.reshape(-1, P).t(), hraw.reshape(T * B, -1))  # (P, H)
-        return (
-            None,
-            None,
-            None,
-            None,
-            None,
-            dxg if need[5] else None,
-            dh0 if need[6] else None,
-            dc0 if need[7] else None,
-            dw_hh,
-            db_hh,
-            dw_hr,
-        )
+        x, w_ih, w_hh, w_hr, extra, lengths, h0, c0, out, save, cs, hraw = ctx.saved_tensors
+        # needs_input_grad: (kernel, has_c, lengths, extra, threads, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr)
+        need = ctx.needs_input_grad
+        dx, dw_ih, db_ih, dh0, dc0, dw_hh, db_hh, dw_hr = load().backward(
+            ctx.kernel, x, w_ih, ctx.has_b_ih, w_hh, ctx.has_b_hh, w_hr, extra, lengths, h0, c0, out,
+            save, cs, hraw, dout.contiguous(), dhn.contiguous(), dcn.contiguous() if ctx.has_c else None,
+            [need[5], need[6], need[7], need[10], need[11], need[12]], *ctx.threads,
+        )  # fmt: skip
+        return (None, None, None, None, None, dx, dw_ih, db_ih, dh0 if need[8] else None,
+                dc0 if need[9] else None, dw_hh, db_hh, dw_hr)  # fmt: skip
 
 
 def lengths_from_mask(mask: Tensor | None, steps: int) -> Tensor | None:
@@ -116,6 +85,43 @@ def lengths_from_mask(mask: Tensor | None, steps: int) -> Tensor | None:
     if mask is None:
         return None
     return mask.reshape(steps, -1).sum(0, dtype=torch.int64).cpu().contiguous()
+
+
+def fused_layer(
+    spec: CellSpec,
+    x: Tensor,
+    w_ih: Tensor | None,
+    b_ih: Tensor | None,
+    state0: State,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None,
+    extras: dict[str, Tensor],
+    mask: Tensor | None = None,
+) -> ScanResult:
+    """One direction of one layer from its input x (T, B, I): ``xg = x w_ihᵀ + b_ih`` (rnnkit's GEMM) and
+    the scan, differentiable. With ``w_ih`` None, x is xg itself (T, B, G*H)."""
+    kernel, info = kernel_table()[spec.kernel]
+    has_c = bool(info["cell_state"])
+    steps, batch = x.shape[:2]
+    lengths = lengths_from_mask(mask, steps)
+    extra = None
+    if info["E"]:
+        (extra,) = (t.detach().contiguous() for t in extras.values())
+    h0 = state0[0].contiguous()
+    c0 = state0[1].contiguous() if has_c else None
+    P = h0.size(-1)
+    threads = (torch.get_num_threads(), threads_for(batch * w_hh.size(0) * P))
+    tensors = (x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr)
+    args = (x.contiguous(), _opt(w_ih), _opt(b_ih), h0, c0, w_hh.contiguous(), _opt(b_hh), _opt(w_hr))
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        out, hn, cn = _FusedLayer.apply(kernel, has_c, lengths, extra, threads, *args)
+    else:
+        x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr = args
+        out, hn, cn, *_ = load().forward(
+            kernel, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, False, *threads
+        )
+    return ScanResult(output=out, state=(hn, cn) if has_c else (hn,))
 
 
 def cpu_scan(
@@ -131,35 +137,4 @@ def cpu_scan(
     """Run ``spec`` over time with the fused kernels; arguments and result as
     :func:`rnnkit.scan.reference.reference_scan` (``mask`` must pad a suffix of each sequence, as
     ``time_mask`` does)."""
-    kernel, info = kernel_table()[spec.kernel]
-    has_c = bool(info["cell_state"])
-    steps = xg.size(0)
-    lengths = lengths_from_mask(mask, steps)
-    extra = None
-    if info["E"]:
-        (extra,) = (t.detach().contiguous() for t in extras.values())
-    h0 = state0[0].contiguous()
-    c0 = state0[1].contiguous() if has_c else None
-    G, H, P = info["G"], xg.size(-1) // info["G"], h0.size(-1)
-    threads = threads_for(xg.size(1) * G * H * P)
-    tensors = (xg, h0, c0, w_hh, b_hh, w_hr)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
-        out, hn, cn = _FusedScan.apply(
-            kernel,
-            has_c,
-            lengths,
-            extra,
-            threads,
-            xg.contiguous(),
-            h0,
-            c0,
-            w_hh.contiguous(),
-            _opt(b_hh),
-            _opt(w_hr),
-        )
-    else:
-        out, hn, cn, *_ = load().forward(
-            kernel, xg.contiguous(), h0, c0, w_hh.contiguous(), _opt(b_hh), _opt(w_hr), extra, lengths,
-            False, threads,
-        )  # fmt: skip
-    return ScanResult(output=out, state=(hn, cn) if has_c else (hn,))
+    return fused_layer(spec, xg, None, None, state0, w_hh, b_hh, w_hr, extras, mask)

@@ -77,24 +77,48 @@ py::list kernel_info() {
   return out;
 }
 
+// The layer's input projection xg = x · w_ihᵀ + b_ih (T, B, G*H) with rnnkit's GEMM, or x itself when
+// w_ih is absent (x is then already xg).
+Tensor input_projection(const Tensor& x, const OptTensor& w_ih, const OptTensor& b_ih, int64_t GH,
+                        int64_t threads) {
+  if (!w_ih.has_value() || !w_ih->defined()) return x;
+  TORCH_CHECK(x.dim() == 3, "x must be (T, B, I), got ", x.sizes());
+  const int64_t steps = x.size(0), B = x.size(1), I = x.size(2);
+  check(x, "x", x, {steps, B, I});
+  check(*w_ih, "w_ih", x, {GH, I});
+  if (b_ih.has_value() && b_ih->defined()) check(*b_ih, "b_ih", x, {GH});
+  Tensor xg = at::empty({steps, B, GH}, x.options());
+  dispatch_dtype(x, [&](auto zero) {
+    using T = decltype(zero);
+    matmul<T>(steps * B, GH, I, {x.data_ptr<T>(), I, false}, {w_ih->data_ptr<T>(), I, true},
+              xg.data_ptr<T>(), GH, ptr<T>(b_ih), false, static_cast<int>(threads));
+  });
+  return xg;
+}
+
+// x (T,B,I) with w_ih (G*H,I) and b_ih, or x = xg (T,B,G*H) without w_ih.
 // -> [out (T,B,P), h_n (B,P), c_n (B,H) | None, saved (T,B,S*H) | None, cs (T,B,H) | None,
 //     hraw (T,B,H) | None]; the last three only when training.
-std::vector<Tensor> forward(int64_t kernel, const Tensor& xg, const Tensor& h0, const OptTensor& c0,
-                            const Tensor& w_hh, const OptTensor& b_hh, const OptTensor& w_hr,
-                            const OptTensor& e0, const OptTensor& lengths, bool training, int64_t threads) {
+std::vector<Tensor> forward(int64_t kernel, const Tensor& x, const OptTensor& w_ih, const OptTensor& b_ih,
+                            const Tensor& h0, const OptTensor& c0, const Tensor& w_hh, const OptTensor& b_hh,
+                            const OptTensor& w_hr, const OptTensor& e0, const OptTensor& lengths, bool training,
+                            int64_t gemm_threads, int64_t scan_threads) {
   std::vector<Tensor> res(6);
   dispatch_cell(kernel, [&](auto cell) {
     using Cell = decltype(cell);
-    TORCH_CHECK(xg.dim() == 3, "xg must be (T, B, G*H), got ", xg.sizes());
-    const int64_t steps = xg.size(0), B = xg.size(1), H = xg.size(2) / Cell::G;
-    TORCH_CHECK(steps > 0 && B > 0 && H > 0 && xg.size(2) == Cell::G * H, "xg must be (T, B, ", Cell::G,
-                "*H), got ", xg.sizes());
-    check(xg, "xg", xg, {steps, B, Cell::G * H});
+    const int64_t GH = w_hh.size(0), H = GH / Cell::G;
+    TORCH_CHECK(w_hh.dim() == 2 && H > 0 && GH == Cell::G * H, "w_hh must be (", Cell::G, "*H, P), got ",
+                w_hh.sizes());
+    py::gil_scoped_release nogil;
+    const Tensor xg = input_projection(x, w_ih, b_ih, GH, gemm_threads);
+    TORCH_CHECK(xg.dim() == 3 && xg.size(0) > 0 && xg.size(1) > 0, "xg must be (T, B, G*H), got ", xg.sizes());
+    const int64_t steps = xg.size(0), B = xg.size(1);
+    check(xg, "xg", xg, {steps, B, GH});
     const bool proj = w_hr.has_value() && w_hr->defined();
     const int64_t P = proj ? w_hr->size(0) : H;
     check(h0, "h0", xg, {B, P});
-    check(w_hh, "w_hh", xg, {Cell::G * H, P});
-    if (b_hh.has_value() && b_hh->defined()) check(*b_hh, "b_hh", xg, {Cell::G * H});
+    check(w_hh, "w_hh", xg, {GH, P});
+    if (b_hh.has_value() && b_hh->defined()) check(*b_hh, "b_hh", xg, {GH});
     if (proj) check(*w_hr, "w_hr", xg, {P, H});
     if (Cell::kCell) {
       TORCH_CHECK(c0.has_value() && c0->defined(), "c0 is required by ", Cell::kName);
@@ -113,10 +137,9 @@ std::vector<Tensor> forward(int64_t kernel, const Tensor& xg, const Tensor& h0, 
     Tensor hraw = training && proj ? at::empty({steps, B, H}, opts) : Tensor();
     dispatch_dtype(xg, [&](auto zero) {
       using T = decltype(zero);
-      FwdArgs<T> a{steps, B, H, P, static_cast<int>(threads), xg.data_ptr<T>(), h0.data_ptr<T>(),
+      FwdArgs<T> a{steps, B, H, P, static_cast<int>(scan_threads), xg.data_ptr<T>(), h0.data_ptr<T>(),
                    ptr<T>(c0), w_hh.data_ptr<T>(), ptr<T>(b_hh), ptr<T>(w_hr), ptr<T>(e0), lens,
                    out.data_ptr<T>(), hn.data_ptr<T>(), ptr<T>(cn), ptr<T>(save), ptr<T>(cs), ptr<T>(hraw)};
-      py::gil_scoped_release nogil;
       scan_forward<Cell, T>(a);
     });
     res = {out, hn, cn, save, cs, hraw};
@@ -124,23 +147,32 @@ std::vector<Tensor> forward(int64_t kernel, const Tensor& xg, const Tensor& h0, 
   return res;
 }
 
-// -> [dxg (T,B,G*H), dhg (T,B,G*H) (dxg itself unless the cell is split), dh0 (B,P), dc0 (B,H) | None,
-//     dH (T,B,P) | None (with a projection)]
-std::vector<Tensor> backward(int64_t kernel, const Tensor& w_hh, const OptTensor& w_hr, const OptTensor& e0,
-                             const OptTensor& lengths, const Tensor& h0, const OptTensor& c0,
-                             const Tensor& out, const OptTensor& save, const OptTensor& cs,
-                             const OptTensor& hraw, const Tensor& dout, const Tensor& dhn,
-                             const OptTensor& dcn, int64_t threads) {
-  std::vector<Tensor> res(5);
+// The backward pass of `forward`, with every gradient asked for in `need` (booleans for
+// [x, w_ih, b_ih, w_hh, b_hh, w_hr]; dh0 and dc0 are always computed).
+// -> [dx (T,B,I) or dxg (T,B,G*H) without w_ih, dw_ih, db_ih, dh0 (B,P), dc0 (B,H), dw_hh, db_hh, dw_hr],
+//    None where not asked for or not applicable.
+std::vector<Tensor> backward(int64_t kernel, const Tensor& x, const OptTensor& w_ih, bool has_b_ih,
+                             const Tensor& w_hh, bool has_b_hh, const OptTensor& w_hr, const OptTensor& e0,
+                             const OptTensor& lengths, const Tensor& h0, const OptTensor& c0, const Tensor& out,
+                             const OptTensor& save, const OptTensor& cs, const OptTensor& hraw, const Tensor& dout,
+                             const Tensor& dhn, const OptTensor& dcn, std::vector<bool> need,
+                             int64_t gemm_threads, int64_t scan_threads) {
+  std::vector<Tensor> res(8);
+  TORCH_CHECK(need.size() == 6, "need must hold 6 flags");
   dispatch_cell(kernel, [&](auto cell) {
     using Cell = decltype(cell);
-    const int64_t steps = out.size(0), B = out.size(1), P = out.size(2), H = w_hh.size(0) / Cell::G;
+    const int64_t steps = out.size(0), B = out.size(1), P = out.size(2), GH = w_hh.size(0), H = GH / Cell::G;
     const bool proj = w_hr.has_value() && w_hr->defined();
-    check(w_hh, "w_hh", out, {Cell::G * H, P});
+    const bool has_w_ih = w_ih.has_value() && w_ih->defined();
+    check(w_hh, "w_hh", out, {GH, P});
     check(out, "out", out, {steps, B, P});
     check(h0, "h0", out, {B, P});
     check(dout, "dout", out, {steps, B, P});
     check(dhn, "dhn", out, {B, P});
+    if (has_w_ih) {
+      check(x, "x", out, {steps, B, x.size(2)});
+      check(*w_ih, "w_ih", out, {GH, x.size(2)});
+    }
     if (proj) {
       check(*w_hr, "w_hr", out, {P, H});
       TORCH_CHECK(hraw.has_value() && hraw->defined(), "hraw is required with a projection");
@@ -165,24 +197,73 @@ std::vector<Tensor> backward(int64_t kernel, const Tensor& w_hh, const OptTensor
     }
     const int64_t* lens = lengths_ptr(lengths, B, steps);
     auto opts = out.options();
-    Tensor dxg = at::empty({steps, B, Cell::G * H}, opts);
-    Tensor dhg = Cell::kSplit ? at::empty({steps, B, Cell::G * H}, opts) : dxg;
+    py::gil_scoped_release nogil;
+    Tensor dxg = at::empty({steps, B, GH}, opts);
+    Tensor dhg = Cell::kSplit ? at::empty({steps, B, GH}, opts) : dxg;
     Tensor dh0 = at::empty({B, P}, opts);
     Tensor dc0 = Cell::kCell ? at::empty({B, H}, opts) : Tensor();
     Tensor dH = proj ? at::empty({steps, B, P}, opts) : Tensor();
+    Tensor dx, dw_ih, db_ih, dw_hh, db_hh, dw_hr;
     dispatch_dtype(out, [&](auto zero) {
       using T = decltype(zero);
-      BwdArgs<T> a{steps,           B,          H,           P,           static_cast<int>(threads),
+      BwdArgs<T> a{steps,           B,          H,           P,           static_cast<int>(scan_threads),
                    w_hh.data_ptr<T>(), ptr<T>(w_hr), ptr<T>(e0), lens,      h0.data_ptr<T>(),
                    ptr<T>(c0),      out.data_ptr<T>(), ptr<T>(save), ptr<T>(cs), ptr<T>(hraw),
                    dout.data_ptr<T>(), dhn.data_ptr<T>(), ptr<T>(dcn), dxg.data_ptr<T>(), dhg.data_ptr<T>(),
                    dh0.data_ptr<T>(), ptr<T>(dc0), ptr<T>(dH)};
-      py::gil_scoped_release nogil;
       scan_backward<Cell, T>(a);
+      const int nt = static_cast<int>(gemm_threads);
+      const int64_t TB = steps * B;
+      if (has_w_ih) {
+        const int64_t I = x.size(2);
+        if (need[0]) {  // dx = dxg · w_ih
+          dx = at::empty({steps, B, I}, opts);
+          matmul<T>(TB, I, GH, {dxg.data_ptr<T>(), GH, false}, {w_ih->data_ptr<T>(), I, false},
+                    dx.data_ptr<T>(), I, nullptr, false, nt);
+        }
+        if (need[1]) {  // dw_ih = dxgᵀ · x
+          dw_ih = at::empty({GH, I}, opts);
+          matmul<T>(GH, I, TB, {dxg.data_ptr<T>(), GH, true}, {x.data_ptr<T>(), I, false},
+                    dw_ih.data_ptr<T>(), I, nullptr, false, nt);
+        }
+        if (need[2] && has_b_ih) db_ih = dxg.sum({0, 1});
+      } else if (need[0]) {
+        dx = dxg;
+      }
+      if (need[3]) {  // dw_hh = Σ_t dhg_tᵀ h_{t-1}, h_{t-1} = out[t-1] (h0 at t = 0)
+        dw_hh = at::empty({GH, P}, opts);
+        T* dw = dw_hh.data_ptr<T>();
+        const T* g = dhg.data_ptr<T>();
+        matmul<T>(GH, P, B, {g, GH, true}, {h0.data_ptr<T>(), P, false}, dw, P, nullptr, false, nt);
+        matmul<T>(GH, P, TB - B, {g + B * GH, GH, true}, {out.data_ptr<T>(), P, false}, dw, P, nullptr, true, nt);
+      }
+      if (need[4] && has_b_hh) db_hh = dhg.sum({0, 1});
+      if (need[5] && proj) {  // dw_hr = Σ_t dH_tᵀ hraw_t
+        dw_hr = at::empty({P, H}, opts);
+        matmul<T>(P, H, TB, {dH.data_ptr<T>(), P, true}, {hraw->data_ptr<T>(), H, false}, dw_hr.data_ptr<T>(),
+                  H, nullptr, false, nt);
+      }
     });
-    res = {dxg, dhg, dh0, dc0, dH};
+    res = {dx, dw_ih, db_ih, dh0, dc0, dw_hh, db_hh, dw_hr};
   });
   return res;
+}
+
+// C (M, N) = op(a) · op(b) with rnnkit's GEMM (benchmarks: the machine's peak).
+Tensor mm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, int64_t threads) {
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.is_contiguous() && b.is_contiguous(), "a, b: contiguous 2-D");
+  const int64_t M = trans_a ? a.size(1) : a.size(0), K = trans_a ? a.size(0) : a.size(1);
+  const int64_t N = trans_b ? b.size(0) : b.size(1);
+  TORCH_CHECK((trans_b ? b.size(1) : b.size(0)) == K, "inner dimensions differ");
+  TORCH_CHECK(b.scalar_type() == a.scalar_type(), "a and b must have the same dtype");
+  Tensor c = at::empty({M, N}, a.options());
+  py::gil_scoped_release nogil;
+  dispatch_dtype(a, [&](auto zero) {
+    using T = decltype(zero);
+    matmul<T>(M, N, K, {a.data_ptr<T>(), a.size(1), trans_a}, {b.data_ptr<T>(), b.size(1), trans_b},
+              c.data_ptr<T>(), N, nullptr, false, static_cast<int>(threads));
+  });
+  return c;
 }
 
 // weights: per layer [w_ih, b_ih, w_hh, b_hh, w_hr, extra], an empty tensor for a missing one.
@@ -248,4 +329,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "forward scan over a whole sequence");
   m.def("backward", &backward, "backward scan over a whole sequence");
   m.def("step", &step, "one time step of a stack of layers");
+  m.def("mm", &mm, "matrix product with rnnkit's GEMM");
 }

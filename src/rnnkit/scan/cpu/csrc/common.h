@@ -20,6 +20,12 @@
 #include <cstring>
 #include <thread>
 
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define RNNKIT_PAUSE() _mm_pause()
@@ -59,7 +65,8 @@ struct Simd {
 // exp(x) for float, Cephes' minimax polynomial on [-ln2/2, ln2/2] with range reduction x = n ln2 + r
 // (max rel. error ~2 ulp); inputs are clamped to the finite range.
 inline float exp_(float x) {
-  x = std::fmin(std::fmax(x, -87.33f), 88.37f);
+  x = x < -87.33f ? -87.33f : x;  // clamp (no fmin/fmax: their NaN rules block vectorisation)
+  x = x > 88.37f ? 88.37f : x;
   const float n = __builtin_rintf(x * 1.44269504088896341f);
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -79,7 +86,8 @@ inline double exp_(double x) { return std::exp(x); }
 // tanh(x) for float: odd/even rational minimax approximation on [-7.9, 7.9] (Eigen's float tanh),
 // exact to a few ulp; |x| < 4e-4 returns x.
 inline float tanh_(float x) {
-  const float c = std::fmin(std::fmax(x, -7.90531110763549805f), 7.90531110763549805f);
+  float c = x < -7.90531110763549805f ? -7.90531110763549805f : x;
+  c = c > 7.90531110763549805f ? 7.90531110763549805f : c;
   const float x2 = c * c;
   float p = -2.76076847742355e-16f;
   p = p * x2 + 2.00018790482477e-13f;
@@ -94,7 +102,7 @@ inline float tanh_(float x) {
   q = q * x2 + 2.26843463243900e-03f;
   q = q * x2 + 4.89352518554385e-03f;
   const float y = p / q;
-  return std::fabs(x) < 0.0004f ? x : y;
+  return (x < 0.0004f && x > -0.0004f) ? x : y;
 }
 inline double tanh_(double x) { return std::tanh(x); }
 
@@ -105,8 +113,9 @@ inline T sigmoid_(T x) {
 
 // ---- threads -------------------------------------------------------------------------------------------
 
-// Sense-counting barrier for the few threads of one parallel region; spins (the wait is short: one
-// time step), yields when another process holds the core.
+// Barrier for the few threads of one parallel region. A waiter spins first (a time step is short and
+// the threads are balanced), then sleeps on a futex so that, on a machine busier than its cores, it
+// hands its core to the thread it is waiting for instead of competing with it.
 class SpinBarrier {
  public:
   explicit SpinBarrier(int n) : n_(n) {}
@@ -115,24 +124,38 @@ class SpinBarrier {
     const int gen = gen_.load(std::memory_order_acquire);
     if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
       count_.store(0, std::memory_order_relaxed);
-      gen_.store(gen + 1, std::memory_order_release);
+      gen_.store(gen + 1, std::memory_order_seq_cst);
+      if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_all();
       return;
     }
-    int spins = 0;
-    while (gen_.load(std::memory_order_acquire) == gen) {
+    for (int spins = 0; spins < kSpins; ++spins) {
+      if (gen_.load(std::memory_order_acquire) != gen) return;
       RNNKIT_PAUSE();
-      if (++spins > 20000) {
-        std::this_thread::yield();
-        spins = 0;
-      }
     }
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    while (gen_.load(std::memory_order_seq_cst) == gen) sleep_while(gen);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
   }
 
  private:
+  static constexpr int kSpins = 1 << 14;  // ~20-50 µs of pause instructions
+#if defined(__linux__)
+  void sleep_while(int gen) {
+    syscall(SYS_futex, reinterpret_cast<int*>(&gen_), FUTEX_WAIT_PRIVATE, gen, nullptr, nullptr, 0);
+  }
+  void wake_all() {
+    syscall(SYS_futex, reinterpret_cast<int*>(&gen_), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+  }
+#else
+  void sleep_while(int) { std::this_thread::yield(); }
+  void wake_all() {}
+#endif
   alignas(64) std::atomic<int> count_{0};
   alignas(64) std::atomic<int> gen_{0};
+  alignas(64) std::atomic<int> sleepers_{0};
   int n_;
 };
+static_assert(sizeof(std::atomic<int>) == sizeof(int), "the futex needs a plain int");
 
 // The hidden units [begin, end) a thread owns; slices are multiples of the SIMD width except the last.
 struct Slice {

@@ -9,7 +9,10 @@
 // as the product itself.
 #pragma once
 
+#include <omp.h>
+
 #include "common.h"
+#include "scan.h"
 
 namespace rnnkit {
 
@@ -28,22 +31,30 @@ struct Tile {
   static long padded(long N) { return panels(N) * NR; }
 };
 
-template <class T, int MR, int NV>
+// One MR × NR tile: C = (accumulate ? C : bias or 0) + A · Bp over K. A is either MR rows of a row-major
+// matrix (A[r*lda + k]) or, with kPackedA, a packed panel (A[k*MR + r]).
+template <class T, int MR, int NV, bool kPackedA = false>
 inline void micro_kernel(long K, const T* __restrict A, long lda, const T* __restrict Bp, T* __restrict C,
-                         long ldc, const T* __restrict bias) {
+                         long ldc, const T* __restrict bias, bool accumulate = false) {
   using S = Simd<T>;
   using V = typename S::V;
   constexpr int W = S::W;
   V acc[MR][NV];
-  RNNKIT_UNROLL for (int v = 0; v < NV; ++v) {
-    const V b0 = bias ? S::load(bias + v * W) : V{};
-    RNNKIT_UNROLL for (int r = 0; r < MR; ++r) acc[r][v] = b0;
+  if (accumulate) {
+    RNNKIT_UNROLL for (int r = 0; r < MR; ++r) {
+      RNNKIT_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] = S::load(C + r * ldc + v * W);
+    }
+  } else {
+    RNNKIT_UNROLL for (int v = 0; v < NV; ++v) {
+      const V b0 = bias ? S::load(bias + v * W) : V{};
+      RNNKIT_UNROLL for (int r = 0; r < MR; ++r) acc[r][v] = b0;
+    }
   }
   for (long k = 0; k < K; ++k) {
     V b[NV];
     RNNKIT_UNROLL for (int v = 0; v < NV; ++v) b[v] = S::load(Bp + (k * NV + v) * W);
     RNNKIT_UNROLL for (int r = 0; r < MR; ++r) {
-      const T a = A[r * lda + k];
+      const T a = kPackedA ? A[k * MR + r] : A[r * lda + k];
       RNNKIT_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] += b[v] * a;
     }
   }
@@ -75,6 +86,7 @@ void gemm_packed(long M, long K, const T* A, long lda, const T* Bp, long npanels
       default: break;  // MR <= 6
     }
     static_assert(MR <= 6, "extend the remainder switch");
+    static_assert(MR * NV <= 28, "the tile must fit the vector registers");
   }
 }
 
@@ -138,6 +150,110 @@ void rowdot(long M, long K, const T* A, long lda, const T* Wm, const T* bias, lo
           C[(m0 + m) * ldc + n0 + i] = s + (bias ? bias[row(n0 + i)] : T(0));
         }
       }
+    }
+  }
+}
+
+// ---- large products (input projection, weight gradients) ------------------------------------------
+
+// C (M, N) = (accumulate ? C : bias) + A (M, K) · Bm (K, N), all row-major (ldc), on `threads` threads.
+// BLIS-style: Bm packed per KC-block into NR panels shared by the threads, each thread packing MR-row
+// panels of its own rows of A; the micro-kernel above does the work.
+template <class T>
+void matmul(long M, long N, long K, Operand<T> A, Operand<T> Bm, T* C, long ldc, const T* bias, bool accumulate,
+            int threads) {
+  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, NV = Tile<T>::NV;
+  constexpr long KC = 256, MC = 24 * MR;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate)
+      for (long i = 0; i < M; ++i)
+        for (long j = 0; j < N; ++j) C[i * ldc + j] = bias ? bias[j] : T(0);
+    return;
+  }
+  const long np = Tile<T>::panels(N), Np = np * NR;
+  int nt = threads < 1 ? 1 : threads;
+  if (M < 4L * MR * nt || 2 * M * N * K < 4000000L) nt = 1;  // too small to split
+  Buffer<T> bp(std::min(K, KC) * Np), bias_p(bias ? Np : 0);
+  if (bias)
+    for (long j = 0; j < Np; ++j) bias_p.data[j] = j < N ? bias[j] : T(0);
+  SpinBarrier barrier(nt);
+
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = nt > 1 ? omp_get_thread_num() : 0;
+    // this thread's rows: a contiguous range of whole MR panels
+    const long mp = (M + MR - 1) / MR, per = (mp + nt - 1) / nt;
+    const long m0 = std::min(M, per * tid * MR), m1 = std::min(M, per * (tid + 1) * MR);
+    Buffer<T> ap(MC * std::min(K, KC)), tile(MR * NR);
+    for (long pc = 0; pc < K; pc += KC) {
+      const long kc = std::min(KC, K - pc);
+      const bool acc = accumulate || pc > 0;
+      // pack Bm[pc:pc+kc, :] into panels, split between the threads
+      for (long q = tid; q < np; q += nt) {
+        T* d = bp.data + q * kc * NR;
+        const long j0 = q * NR, nn = std::min<long>(NR, N - j0);
+        if (!Bm.trans) {
+          for (long k = 0; k < kc; ++k) {
+            const T* src = Bm.p + (pc + k) * Bm.ld + j0;
+            for (long c = 0; c < nn; ++c) d[k * NR + c] = src[c];
+            for (long c = nn; c < NR; ++c) d[k * NR + c] = T(0);
+          }
+        } else {
+          for (long c = 0; c < NR; ++c) {
+            if (c < nn) {
+              const T* src = Bm.p + (j0 + c) * Bm.ld + pc;
+              for (long k = 0; k < kc; ++k) d[k * NR + c] = src[k];
+            } else {
+              for (long k = 0; k < kc; ++k) d[k * NR + c] = T(0);
+            }
+          }
+        }
+      }
+      barrier.wait();
+      for (long ic = m0; ic < m1; ic += MC) {
+        const long mc = std::min(MC, m1 - ic), mpanels = (mc + MR - 1) / MR;
+        // pack A[ic:ic+mc, pc:pc+kc] into MR-row panels (k-major), zero-padded
+        for (long ip = 0; ip < mpanels; ++ip) {
+          T* d = ap.data + ip * kc * MR;
+          const long i0 = ic + ip * MR, mm = std::min<long>(MR, ic + mc - i0);
+          if (!A.trans) {
+            for (long r = 0; r < MR; ++r) {
+              if (r < mm) {
+                const T* src = A.p + (i0 + r) * A.ld + pc;
+                for (long k = 0; k < kc; ++k) d[k * MR + r] = src[k];
+              } else {
+                for (long k = 0; k < kc; ++k) d[k * MR + r] = T(0);
+              }
+            }
+          } else {
+            for (long k = 0; k < kc; ++k) {
+              const T* src = A.p + (pc + k) * A.ld + i0;
+              for (long r = 0; r < mm; ++r) d[k * MR + r] = src[r];
+              for (long r = mm; r < MR; ++r) d[k * MR + r] = T(0);
+            }
+          }
+        }
+        for (long q = 0; q < np; ++q) {
+          const T* b = bp.data + q * kc * NR;
+          const long j0 = q * NR, nn = std::min<long>(NR, N - j0);
+          const T* bb = bias ? bias_p.data + j0 : nullptr;
+          for (long ip = 0; ip < mpanels; ++ip) {
+            const long i0 = ic + ip * MR, mm = std::min<long>(MR, ic + mc - i0);
+            const T* a = ap.data + ip * kc * MR;
+            T* c = C + i0 * ldc + j0;
+            if (mm == MR && nn == NR) {
+              micro_kernel<T, MR, NV, true>(kc, a, 0, b, c, ldc, bb, acc);
+            } else {  // edge: full tile into a buffer, then the valid part
+              micro_kernel<T, MR, NV, true>(kc, a, 0, b, tile.data, NR, acc ? nullptr : bb, false);
+              for (long r = 0; r < mm; ++r)
+                for (long j = 0; j < nn; ++j)
+                  c[r * ldc + j] = acc ? c[r * ldc + j] + tile.data[r * NR + j] : tile.data[r * NR + j];
+            }
+          }
+        }
+      }
+      barrier.wait();  // every thread is done with this block of Bm before it is repacked
     }
   }
 }

@@ -80,6 +80,20 @@ struct StepArgs {
   T* c_out;                 // (L, B, H) or null
 };
 
+// A matrix operand: element (i, k) at p[i*ld + k], or at p[k*ld + i] when transposed.
+template <class T>
+struct Operand {
+  const T* p;
+  long ld;
+  bool trans;
+};
+
+// C (M, N) = (accumulate ? C : bias (N) or 0) + A (M, K) · Bm (K, N) on up to `threads` threads: the
+// input projection and the weight gradients (gemm.h, instantiated in matmul.cpp).
+template <class T>
+void matmul(long M, long N, long K, Operand<T> A, Operand<T> Bm, T* C, long ldc, const T* bias, bool accumulate,
+            int threads);
+
 template <class Cell, class T>
 void scan_forward(const FwdArgs<T>& a);
 template <class Cell, class T>
