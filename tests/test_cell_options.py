@@ -234,3 +234,14 @@ def test_regularisers_on_any_cell_and_gradients_flow():
 def test_bad_options(kw, match):
     with pytest.raises(ValueError, match=match):
         rnnkit.LSTM(3, H, **kw)
+
+
+def test_unknown_cell_option_names_it_and_the_cells_options():
+    with pytest.raises(TypeError, match=r"cell 'rnn' has no option 'forget_bias'; its options: nonlinearity"):
+        rnnkit.RNN(3, H, forget_bias=1.0)
+    with pytest.raises(
+        TypeError, match=r"cell 'lstm' has no option 'zonout'; its options: forget_bias, peephole"
+    ):
+        rnnkit.LSTM(3, H, zonout=0.1)
+    with pytest.raises(TypeError, match=r"cell 'urlstm' has no option 'peephole'; its options: none"):
+        rnnkit.URLSTM(3, H, peephole=True)

@@ -5,6 +5,7 @@ padded ≡ alone, trace recomputes the outputs)."""
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,6 +39,15 @@ class CellEntry:
     torch_twin: str | None = None
 
     def make_spec(self, **options: object) -> CellSpec:
+        """The cell's spec with this entry's options and ``options``; an option the cell does not have
+        is a TypeError naming it and the cell's options."""
+        known = [n for n in inspect.signature(self.spec).parameters if n != "self"]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise TypeError(
+                f"cell {self.name!r} has no option {', '.join(map(repr, unknown))}; "
+                f"its options: {', '.join(known) or 'none'}"
+            )
         return self.spec(**{**self.options, **options})
 
     def layer_class(self) -> type:
