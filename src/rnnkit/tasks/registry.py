@@ -12,6 +12,8 @@ TASKS: dict[str, str] = {
     "stocks": "rnnkit.tasks.stocks:StocksTask",
     "series": "rnnkit.tasks.series:SeriesTask",
     "music": "rnnkit.tasks.music:MusicTask",
+    "jump": "rnnkit.tasks.jump:JumpTask",
+    "compose": "rnnkit.tasks.compose:ComposeTask",
     "adding": "rnnkit.tasks.synthetic:AddingTask",
     "copy": "rnnkit.tasks.synthetic:CopyTask",
     "seqdigits": "rnnkit.tasks.seqdigits:SeqDigitsTask",

@@ -1,0 +1,154 @@
+"""Batches, scoring and completion for the ``compose`` task.
+
+:class:`PairBatches` turns prefix → continuation pairs into padded tensors
+``(src (B, S), src_lengths (B,), tgt_in (B, T), tgt_out (B, T))`` with ``tgt_in`` = ``<bos>`` + the
+target but its last token and ``tgt_out`` the target padded with ``<pad>`` (ignored by the loss).
+:func:`model_metrics` scores a :class:`~rnnkit.models.Seq2Seq` exactly as the n-gram baselines are scored
+(:func:`rnnkit.data.compose_eval.score`): the first decoder step's top 3 tokens and a greedy 3-token
+continuation, ``<pad>``/``<bos>``/``<unk>`` never proposed. :func:`complete` is Smart Compose itself:
+beam search over the continuation of a typed prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.compose import BOS, EOS, PAD, UNK, ComposeData, PairSet, Vocab, detokenize, pad_batch, tokenize
+from ..data.compose_eval import score
+from ..train.sources import epoch_seed
+
+BANNED = (PAD, BOS, UNK)  # never proposed
+
+
+class PairBatches:
+    """Padded batches over a :class:`PairSet`; shuffled by ``(seed, epoch)`` when ``shuffle``.
+    ``corpus`` keeps the whole :class:`ComposeData` (vocabulary, training sentences) for baselines."""
+
+    def __init__(
+        self,
+        pairs: PairSet,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        corpus: ComposeData | None = None,
+    ) -> None:
+        if len(pairs) == 0:
+            raise ValueError("PairBatches needs at least one pair, got none")
+        self.pairs, self.batch_size, self.shuffle, self.seed, self.corpus = (
+            pairs,
+            batch_size,
+            shuffle,
+            seed,
+            corpus,
+        )
+
+    def __len__(self) -> int:
+        return (len(self.pairs) + self.batch_size - 1) // self.batch_size
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor]]:
+        n = len(self.pairs)
+        if self.shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch)))
+        else:
+            order = torch.arange(n)
+        for b in range(start, len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size].tolist()
+            src, src_len = pad_batch([self.pairs.src[i] for i in idx])
+            tgt_in, _ = pad_batch([self.pairs.tgt[i][:-1] for i in idx], prepend=BOS)
+            tgt_out, _ = pad_batch([self.pairs.tgt[i] for i in idx])
+            yield src, src_len, tgt_in, tgt_out
+
+
+def _mask(logits: Tensor) -> Tensor:
+    return logits.index_fill(-1, torch.tensor(BANNED, device=logits.device), float("-inf"))
+
+
+@torch.no_grad()
+def greedy_continuation(model: nn.Module, src: Tensor, src_len: Tensor, steps: int) -> list[list[int]]:
+    """Argmax decoding of ``steps`` tokens (stopping at ``<eos>``) with the banned tokens masked."""
+    enc, state = model.encode(src, src_len)
+    token = torch.full((src.size(0),), BOS, dtype=torch.long, device=enc.memory.device)
+    out = torch.empty(src.size(0), 0, dtype=torch.long, device=token.device)
+    for _ in range(steps):
+        logits, state, _ = model.decode_step(token, state, enc)
+        token = _mask(logits).argmax(-1)  # (B,)
+        out = torch.cat([out, token[:, None]], dim=1)
+    rows = []
+    for row in out.tolist():
+        rows.append(row[: row.index(EOS) + 1] if EOS in row else row)
+    return rows
+
+
+@torch.no_grad()
+def model_metrics(model: nn.Module, source, max_batches: int | None = None) -> dict[str, float]:
+    """Teacher-forced loss per target token, and top-1 / top-3 / exact-3 as in ``compose_eval.score``."""
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    top_k, conts, targets = [], [], []
+    for i, (src, src_len, tgt_in, tgt_out) in enumerate(source.epoch(0)):
+        if max_batches is not None and i >= max_batches:
+            break
+        src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
+        logits = model(src, src_len, tgt_in)  # (B, T, V)
+        total += float(F.cross_entropy(logits.transpose(1, 2), tgt_out, ignore_index=PAD, reduction="sum"))
+        count += int((tgt_out != PAD).sum())
+        top_k += _mask(logits[:, 0]).topk(3, dim=-1).indices.tolist()
+        conts += greedy_continuation(model, src, src_len, 3)
+        targets += [[t for t in row if t != PAD] for row in tgt_out.tolist()]
+    return {"loss": total / max(count, 1), **score(top_k, conts, targets)}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One proposed continuation: its tokens, the text to append to the prompt, and its probability."""
+
+    tokens: list[str]
+    text: str
+    prob: float
+    ends_sentence: bool
+
+
+@torch.no_grad()
+def complete(
+    model: nn.Module,
+    vocab: Vocab,
+    prompt: str,
+    *,
+    max_prefix: int,
+    beam_size: int = 5,
+    n: int = 3,
+    max_tokens: int = 5,
+    length_penalty: float = 0.6,
+) -> tuple[list[Completion], list[str]]:
+    """Smart Compose: the ``n`` best continuations of ``prompt`` by beam search (hypotheses holding
+    ``<unk>`` are dropped), and the prompt's words the vocabulary does not know."""
+    words = tokenize(prompt)
+    if not words:
+        raise ValueError(f"the prompt must contain at least one word, got {prompt!r}")
+    ids = vocab.encode(words)[-max_prefix:]
+    unknown = [w for w in words if w not in vocab.stoi]
+    device = next(model.parameters()).device
+    src = torch.tensor([ids], dtype=torch.long, device=device)
+    hyps = model.beam_search(
+        src, torch.tensor([len(ids)]), max(beam_size, n), max_tokens, BOS, EOS, length_penalty
+    )[0]
+    base = detokenize(words)
+    out: list[Completion] = []
+    for h in hyps:
+        toks = [t for t in h.tokens if t != EOS]
+        if UNK in toks or not (toks or h.finished):
+            continue
+        names = [vocab.itos[t] for t in toks]
+        text = detokenize([*words, *names])[len(base) :]
+        out.append(
+            Completion(names, text, float(torch.tensor(h.log_prob).exp()), bool(h.tokens[-1:] == [EOS]))
+        )
+        if len(out) == n:
+            break
+    return out, unknown

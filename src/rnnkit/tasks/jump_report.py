@@ -1,0 +1,91 @@
+"""What the ``jump`` task writes after training: P(class) after every frame on test clips, and a
+saliency strip of one clip (where the model looked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.video import ACTIVITIES, ClipSet
+from ..train.config import Config
+
+
+def pick_clips(clips: ClipSet, k: int) -> np.ndarray:
+    """Indices of ``k`` clips to show: alternating positive (jump / class 1…) and other clips."""
+    pos = 1 if "jump" not in clips.class_names else clips.class_names.index("jump")
+    yes, no = np.flatnonzero(clips.labels == pos), np.flatnonzero(clips.labels != pos)
+    order = [a for pair in zip(yes, no, strict=False) for a in pair]
+    order += [i for i in np.concatenate([yes, no]) if i not in order]
+    return np.array(order[:k], dtype=np.int64)
+
+
+def _describe(clips: ClipSet, i: int) -> str:
+    name = clips.class_names[int(clips.labels[i])]
+    if clips.activity is not None:
+        name += f" ({ACTIVITIES[int(clips.activity[i])]})"
+    if clips.sources is not None:
+        name += f" [{clips.sources[i]}]"
+    return name
+
+
+@torch.no_grad()
+def frame_probabilities(model: nn.Module, x: torch.Tensor, cls: int) -> np.ndarray:
+    """P(class ``cls``) after each frame, (B, T), from the model's per-step logits."""
+    return model.per_step_logits(x).softmax(-1)[..., cls].cpu().numpy()
+
+
+def saliency(model: nn.Module, x: torch.Tensor, cls: int) -> np.ndarray:
+    """|∂ logit_cls / ∂ pixel| of one clip x (T, C, S, S), max over channels: (T, S, S)."""
+    x = x.clone().unsqueeze(0).requires_grad_(True)
+    with torch.enable_grad():
+        model(x)[0, cls].backward()
+    return x.grad[0].abs().amax(dim=1).cpu().numpy()
+
+
+def write_plots(model: nn.Module, cfg: Config, clips: ClipSet | None, run_dir: Path) -> dict[str, Any]:
+    """``jump_probability.png`` and ``jump_saliency.png`` in ``run_dir``; returns their names."""
+    from ..plots.video import plot_frame_probabilities, plot_saliency
+
+    k = cfg.data.plot_clips
+    if clips is None or k == 0 or len(clips) == 0:
+        return {}
+    model.eval()
+    device = next(model.parameters()).device
+    idx = pick_clips(clips, k)
+    x = torch.from_numpy(clips.frames[idx]).float().div_(255.0).to(device)  # (k, T, C, S, S)
+    names = clips.class_names
+    pos = names.index("jump") if "jump" in names else None
+    cls = [pos if pos is not None else int(clips.labels[i]) for i in idx]
+    probs = np.stack([frame_probabilities(model, x[j : j + 1], c)[0] for j, c in enumerate(cls)])
+    with torch.no_grad():
+        pred = model(x).argmax(-1).tolist()
+    label = f"P({names[pos]})" if pos is not None else "P(true class)"
+    titles = [
+        f"truth: {_describe(clips, i)}   model: {names[p]}   {label} at the end: {probs[j, -1]:.2f}"
+        for j, (i, p) in enumerate(zip(idx, pred, strict=True))
+    ]
+    highlight = None if clips.airborne is None else clips.airborne[idx]
+    plot_frame_probabilities(
+        clips.frames[idx],
+        probs,
+        run_dir / "jump_probability.png",
+        titles=titles,
+        highlight=highlight,
+        label=label,
+    )
+    first = (
+        0
+        if pos is None
+        else int(np.argmax([c == pos and clips.labels[i] == pos for i, c in zip(idx, cls, strict=True)]))
+    )
+    sal = saliency(model, x[first], cls[first])
+    plot_saliency(clips.frames[idx[first]], sal, run_dir / "jump_saliency.png", title=f"{titles[first]}")
+    return {
+        "probability_plot": "jump_probability.png",
+        "saliency_plot": "jump_saliency.png",
+        "plotted_clips": [int(i) for i in idx],
+    }

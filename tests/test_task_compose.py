@@ -1,0 +1,98 @@
+"""The ``compose`` task: batches, scoring of a model, completion, a short training run and the
+``rnnkit compose`` command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnkit.cli import main
+from rnnkit.data.compose import BOS, EOS, PAD, SPECIALS, PairSet, Vocab
+from rnnkit.models import Seq2Seq
+from rnnkit.tasks import resolve_config, train
+from rnnkit.tasks.compose_data import PairBatches, complete, model_metrics
+
+WORDS = ["a", "b", "c", "d", "e", "f"]
+VOCAB = Vocab([*SPECIALS, *WORDS])  # a=4 … f=9
+PAIRS = PairSet(
+    src=[[4, 5], [5, 6], [6, 7], [9, 8, 7], [8, 9]],
+    tgt=[[6, 7, 8], [7, 8, EOS], [8, 9, 4, 5], [6, EOS], [4, 4, 4]],
+    context=[[4, 5], [5, 6], [6, 7], [9, 8, 7], [8, 9]],
+)
+
+
+def test_pair_batches_teacher_forcing_alignment_and_order():
+    src = PairBatches(PAIRS, 2, shuffle=False)
+    assert len(src) == 3
+    s, s_len, t_in, t_out = next(src.epoch(0))
+    assert s.tolist() == [[4, 5], [5, 6]] and s_len.tolist() == [2, 2]
+    assert t_in.tolist() == [[BOS, 6, 7], [BOS, 7, 8]] and t_out.tolist() == [[6, 7, 8], [7, 8, EOS]]
+    for _, _, t_in, t_out in src.epoch(0):
+        assert (t_in[:, 0] == BOS).all()
+        keep = t_in[:, 1:] != PAD
+        assert torch.equal(t_in[:, 1:][keep], t_out[:, :-1][keep])  # input = target shifted right
+    shuffled = PairBatches(PAIRS, 2, shuffle=True, seed=3)
+    first = [b[0].tolist() for b in shuffled.epoch(0)]
+    assert first == [b[0].tolist() for b in PairBatches(PAIRS, 2, shuffle=True, seed=3).epoch(0)]
+    assert [b[0].tolist() for b in shuffled.epoch(0, start=1)] == first[1:]
+    with pytest.raises(ValueError, match="at least one pair"):
+        PairBatches(PairSet([], [], []), 2, shuffle=False)
+
+
+def test_an_overfit_model_scores_perfectly_and_completes_what_it_learned():
+    torch.manual_seed(0)
+    model = Seq2Seq(len(VOCAB), len(VOCAB), 16, 32, attention="luong", share_embeddings=True)
+    batch = next(PairBatches(PAIRS, 8, shuffle=False).epoch(0))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(150):
+        s, s_len, t_in, t_out = batch
+        loss = F.cross_entropy(model(s, s_len, t_in).transpose(1, 2), t_out, ignore_index=PAD)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    m = model_metrics(model, PairBatches(PAIRS, 2, shuffle=False))
+    assert m["top1"] == 1.0 and m["top3"] == 1.0 and m["exact3"] == 1.0 and m["loss"] < 0.05
+    found, unknown = complete(model, VOCAB, "a b", max_prefix=8, beam_size=3, n=2, max_tokens=5)
+    assert found[0].tokens == ["c", "d", "e"] and found[0].prob > 0.5 and not unknown
+    assert found[0].text == " c d e"
+    found, unknown = complete(model, VOCAB, "b zzz c", max_prefix=8, n=1)
+    assert unknown == ["zzz"] and len(found) <= 1
+    with pytest.raises(ValueError, match="at least one word"):
+        complete(model, VOCAB, "   ", max_prefix=8)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    cfg = resolve_config(
+        "compose", preset="smoke", overrides={"run.out_dir": str(out), "run.progress": False}
+    )
+    return train(cfg, echo=lambda s: None), out
+
+
+def test_compose_task_trains_and_writes_its_outputs(smoke_run):
+    summary, _ = smoke_run
+    run = summary.run_dir
+    saved = json.loads((run / "summary.json").read_text())
+    for split in ("val", "test"):
+        assert set(saved["metrics"][split]) == {"loss", "top1", "top3", "exact3"}
+        assert set(saved["baselines"][split]) == {"bigram", "trigram"}
+        assert saved["baselines"][split]["bigram"]["top1"] > 0.05
+    samples = (run / "compose_samples.txt").read_text()
+    assert samples.startswith("And the LORD spake unto …") and "  1. " in samples
+
+
+def test_compose_command(smoke_run, capsys):
+    _, out = smoke_run
+    assert main(["compose", "--out-dir", str(out), "--num", "2", "And", "it", "came", "to", "pass"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "And it came to pass …"
+    assert [line.split(".")[0] for line in lines[1:]] == ["  1", "  2"] and "p = " in lines[1]
+    assert main(["compose", "--out-dir", str(out / "nowhere"), "x"]) == 2
+    assert "no trained compose run" in capsys.readouterr().err
+    assert main(["compose", "--out-dir", str(out), "--beam", "0", "x"]) == 2
+    assert "--beam must be >= 1, got 0" in capsys.readouterr().err
