@@ -4,4 +4,10 @@ from .forecast import plot_forecast, plot_horizon_errors
 from .pianoroll import plot_pianoroll
 from .video import plot_frame_probabilities, plot_saliency
 
-__all__ = ["plot_forecast", "plot_frame_probabilities", "plot_horizon_errors", "plot_pianoroll", "plot_saliency"]
+__all__ = [
+    "plot_forecast",
+    "plot_frame_probabilities",
+    "plot_horizon_errors",
+    "plot_pianoroll",
+    "plot_saliency",
+]
