@@ -82,6 +82,9 @@ def test_compose_task_trains_and_writes_its_outputs(smoke_run):
         assert set(saved["metrics"][split]) == {"loss", "top1", "top3", "exact3"}
         assert set(saved["baselines"][split]) == {"bigram", "trigram"}
         assert saved["baselines"][split]["bigram"]["top1"] > 0.05
+    report = (run / "compose.md").read_text()
+    assert "| top1 |" in report and "floor: above the bigram" in report
+    assert isinstance(saved["artifacts"]["floor_met"], bool)
     samples = (run / "compose_samples.txt").read_text()
     assert samples.startswith("And the LORD spake unto …") and "  1. " in samples
 

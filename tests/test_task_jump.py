@@ -115,6 +115,9 @@ def test_jump_task_trains_and_writes_its_outputs(tmp_path):
     assert (run / "jump_probability.png").stat().st_size > 1000
     assert (run / "jump_saliency.png").stat().st_size > 1000
     saved = json.loads((run / "summary.json").read_text())
+    report = (run / "jump.md").read_text()
+    assert "| model, frames shuffled |" in report and "floor 0.95" in report
+    assert saved["artifacts"]["report"] == "jump.md" and isinstance(saved["artifacts"]["floor_met"], bool)
     for split in ("val", "test"):
         assert set(saved["metrics"][split]) == {"loss", "accuracy", "shuffled_accuracy"}
         assert {"majority", "per-frame mean", "per-frame max"} <= set(saved["baselines"][split])

@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 @cli_errors("compose")
 def run(args: argparse.Namespace) -> int:
     from ..data.compose import Vocab
-    from ..tasks.compose import format_completions
+    from ..tasks.compose_report import format_completions
     from ..tasks.runner import latest_run, load_run
 
     for name in ("num", "beam", "words"):

@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..train.config import Config, option
-from ..train.io import atomic_write_text
 from ..train.outputs import LossOutput
 from .base import Task, TaskData
 
@@ -175,23 +174,9 @@ class ComposeTask(Task):
         return self._baselines[key].get(split, {})
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
-        from ..data.compose import detokenize
+        from .compose_report import write_report
 
-        corpus = data.train.corpus
-        from ..data.compose import UNK
-
-        prompts = list(PROMPTS) if not cfg.data.text_file else []
-        held_out = [c for c in data.val.pairs.context if UNK not in c and len(c) >= 4]
-        prompts += [detokenize(corpus.vocab.decode(c)) for c in held_out[:: max(1, len(held_out) // 3)][:3]]
-        lines, examples = [], {}
-        for prompt in prompts:
-            shown = format_completions(
-                model, corpus.vocab, prompt, cfg.data.max_prefix, cfg.data.beam_size, 3
-            )
-            lines.append(shown)
-            examples[prompt] = shown
-        atomic_write_text(run_dir / "compose_samples.txt", "\n\n".join(lines) + "\n")
-        return {"samples": "compose_samples.txt", "example": lines[0] if lines else ""}
+        return write_report(model, cfg, data, run_dir, PROMPTS if not cfg.data.text_file else ())
 
     def generate(self, run: Any, args: argparse.Namespace) -> int:
         from ..data.compose import Vocab
@@ -202,41 +187,7 @@ class ComposeTask(Task):
             )
         vocab = Vocab.from_json(run.state["vocab"])
         steps = run.cfg.data.max_continuation if args.steps is None else args.steps
+        from .compose_report import format_completions
+
         print(format_completions(run.model, vocab, args.prime, run.state["max_prefix"], 5, 3, steps))
         return 0
-
-
-def format_completions(
-    model: nn.Module,
-    vocab: Any,
-    prompt: str,
-    max_prefix: int,
-    beam_size: int = 5,
-    n: int = 3,
-    max_tokens: int = 5,
-    length_penalty: float = 0.6,
-) -> str:
-    """The prompt and its ``n`` best completions, one per line with their probabilities."""
-    from .compose_data import complete
-
-    model.eval()
-    found, unknown = complete(
-        model,
-        vocab,
-        prompt,
-        max_prefix=max_prefix,
-        beam_size=beam_size,
-        n=n,
-        max_tokens=max_tokens,
-        length_penalty=length_penalty,
-    )
-    lines = [prompt.rstrip() + " …"]
-    if unknown:
-        lines.append(f"  (not in the vocabulary, read as <unk>: {', '.join(unknown)})")
-    for i, c in enumerate(found, 1):
-        text = c.text.strip() or "(end of sentence)"
-        end = " ⏎" if c.ends_sentence and c.text.strip() else ""
-        lines.append(f"  {i}. {text}{end}   p = {c.prob:.3f}")
-    if not found:
-        lines.append("  (no completion without unknown words)")
-    return "\n".join(lines)

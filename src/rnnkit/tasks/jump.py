@@ -280,6 +280,6 @@ class JumpTask(Task):
 
     # -- outputs -----------------------------------------------------------------------------------
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
-        from .jump_report import write_plots
+        from .jump_report import write_report
 
-        return write_plots(model, cfg, data.test.clips, run_dir)
+        return write_report(model, cfg, data, run_dir)

@@ -1,8 +1,13 @@
-"""What the ``jump`` task writes after training: P(class) after every frame on test clips, and a
-saliency strip of one clip (where the model looked)."""
+"""What the ``jump`` task writes after training: ``jump.md`` / ``jump.json`` with the test accuracy
+next to its controls and the floor verdicts, P(class) after every frame on test clips
+(``jump_probability.png``), and a saliency strip of one clip (``jump_saliency.png``).
+
+Floors (checked on the test split): accuracy ≥ 0.95; the shuffled-frames control and the best
+per-frame baseline each at least 0.2 below the model ("clearly lower")."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,10 @@ from torch import nn
 
 from ..data.video import ACTIVITIES, ClipSet
 from ..train.config import Config
+from ..train.io import atomic_write_text
+
+ACCURACY_FLOOR = 0.95
+CLEAR_MARGIN = 0.2
 
 
 def pick_clips(clips: ClipSet, k: int) -> np.ndarray:
@@ -44,6 +53,62 @@ def saliency(model: nn.Module, x: torch.Tensor, cls: int) -> np.ndarray:
     with torch.enable_grad():
         model(x)[0, cls].backward()
     return x.grad[0].abs().amax(dim=1).cpu().numpy()
+
+
+def verdicts(metrics: dict[str, float], baselines: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """The floor checks on one split's metrics and baselines."""
+    acc, shuffled = metrics["accuracy"], metrics["shuffled_accuracy"]
+    frame = {k: v["accuracy"] for k, v in baselines.items() if k.startswith("per-frame")}
+    best_frame = max(frame.values()) if frame else None
+    out: dict[str, Any] = {
+        "accuracy": acc,
+        "floor_met": acc >= ACCURACY_FLOOR,
+        "shuffled_accuracy": shuffled,
+        "order_matters": acc - shuffled >= CLEAR_MARGIN,
+        "best_per_frame": best_frame,
+        "no_single_frame": None if best_frame is None else acc - best_frame >= CLEAR_MARGIN,
+    }
+
+    def clearly(ok: bool, why: str) -> str:
+        return f"clearly lower: {why}" if ok else f"NOT clearly lower than {acc:.3f}"
+
+    lines = [
+        f"test accuracy {acc:.3f} (floor {ACCURACY_FLOOR}: {'MET' if out['floor_met'] else 'NOT MET'})",
+        f"frames shuffled: {shuffled:.3f} ({clearly(out['order_matters'], 'the model uses their order')})",
+    ]
+    if best_frame is not None:
+        why = "no single frame answers the question"
+        lines.append(f"best per-frame baseline: {best_frame:.3f} ({clearly(out['no_single_frame'], why)})")
+    out["verdict"] = "; ".join(lines)
+    return out
+
+
+def write_report(model: nn.Module, cfg: Config, data: Any, run_dir: Path) -> dict[str, Any]:
+    """The test-split verdicts (``jump.md``, ``jump.json``, printed) and the plots."""
+    from .registry import get_task
+
+    task = get_task("jump")
+    model.eval()
+    metrics = task.evaluate(model, data.test, cfg)
+    base = task.baselines(cfg, data, "test")
+    v = verdicts(metrics, base)
+    rows = [("model", metrics["accuracy"]), ("model, frames shuffled", metrics["shuffled_accuracy"])]
+    rows += [(name, b["accuracy"]) for name, b in base.items()]
+    table = "\n".join(f"| {name} | {value:.3f} |" for name, value in rows)
+    artifacts = write_plots(model, cfg, data.test.clips, run_dir)
+    plots = "".join(f"\n![{k}]({f})" for k, f in artifacts.items() if str(f).endswith(".png"))
+    text = (
+        f"# jump: does the dog jump? (test split, {len(data.test.labels)} clips)\n\n"
+        f"| classifier | accuracy |\n|---|---|\n{table}\n\n"
+        + "\n".join(f"- {x}" for x in v["verdict"].split("; "))
+        + f"\n{plots}\n"
+    )
+    atomic_write_text(run_dir / "jump.md", text)
+    atomic_write_text(
+        run_dir / "jump.json", json.dumps({**v, "metrics": metrics, "baselines": base}, indent=2) + "\n"
+    )
+    print("\n" + v["verdict"].replace("; ", "\n"))
+    return {**artifacts, **v, "report": "jump.md"}
 
 
 def write_plots(model: nn.Module, cfg: Config, clips: ClipSet | None, run_dir: Path) -> dict[str, Any]:

@@ -1,0 +1,110 @@
+"""What the ``compose`` task writes after training: ``compose.md`` / ``compose.json`` with the test
+metrics next to the n-gram baselines and the floor verdict (top-1 above the bigram), and
+``compose_samples.txt``: beam-search completions of a few prompts and held-out sentence starts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..data.compose import UNK, Vocab, detokenize
+from ..train.config import Config
+from ..train.io import atomic_write_text
+
+
+def format_completions(
+    model: nn.Module,
+    vocab: Vocab,
+    prompt: str,
+    max_prefix: int,
+    beam_size: int = 5,
+    n: int = 3,
+    max_tokens: int = 5,
+    length_penalty: float = 0.6,
+) -> str:
+    """The prompt and its ``n`` best completions, one per line with their probabilities."""
+    from .compose_data import complete
+
+    model.eval()
+    found, unknown = complete(
+        model,
+        vocab,
+        prompt,
+        max_prefix=max_prefix,
+        beam_size=beam_size,
+        n=n,
+        max_tokens=max_tokens,
+        length_penalty=length_penalty,
+    )
+    lines = [prompt.rstrip() + " …"]
+    if unknown:
+        lines.append(f"  (not in the vocabulary, read as <unk>: {', '.join(unknown)})")
+    for i, c in enumerate(found, 1):
+        text = c.text.strip() or "(end of sentence)"
+        end = " ⏎" if c.ends_sentence and c.text.strip() else ""
+        lines.append(f"  {i}. {text}{end}   p = {c.prob:.3f}")
+    if not found:
+        lines.append("  (no completion without unknown words)")
+    return "\n".join(lines)
+
+
+def verdict(metrics: dict[str, float], baselines: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Floor: next-token top-1 accuracy above the bigram's (and how the other metrics compare)."""
+    bigram = baselines["bigram"]
+    above = metrics["top1"] > bigram["top1"]
+    text = (
+        f"next-token top-1 {metrics['top1']:.3f} vs bigram {bigram['top1']:.3f} "
+        f"(floor: above the bigram: {'MET' if above else 'NOT MET'}); top-3 {metrics['top3']:.3f} vs "
+        f"{bigram['top3']:.3f}; 3-token exact match {metrics['exact3']:.3f} vs {bigram['exact3']:.3f}"
+    )
+    if "trigram" in baselines:
+        tri = baselines["trigram"]
+        text += f"; trigram: {tri['top1']:.3f} / {tri['top3']:.3f} / {tri['exact3']:.3f}"
+    return {"floor_met": above, "verdict": text}
+
+
+def write_report(
+    model: nn.Module, cfg: Config, data: Any, run_dir: Path, prompts: Sequence[str]
+) -> dict[str, Any]:
+    from .compose_data import model_metrics
+    from .registry import get_task
+
+    model.eval()
+    corpus = data.train.corpus
+    metrics = model_metrics(model, data.test)
+    base = get_task("compose").baselines(cfg, data, "test")
+    v = verdict(metrics, base)
+    held_out = [c for c in data.val.pairs.context if UNK not in c and len(c) >= 4]
+    prompts = [
+        *prompts,
+        *(detokenize(corpus.vocab.decode(c)) for c in held_out[:: max(1, len(held_out) // 3)][:3]),
+    ]
+    samples = [
+        format_completions(model, corpus.vocab, p, cfg.data.max_prefix, cfg.data.beam_size, 3)
+        for p in prompts
+    ]
+    atomic_write_text(run_dir / "compose_samples.txt", "\n\n".join(samples) + "\n")
+    names = ["model", *base]
+    rows = [metrics, *base.values()]
+    table = "| metric | " + " | ".join(names) + " |\n" + "|---" * (len(names) + 1) + "|\n"
+    table += "\n".join(
+        f"| {k} | " + " | ".join(f"{r[k]:.4f}" for r in rows) + " |" for k in ("top1", "top3", "exact3")
+    )
+    text = (
+        f"# compose: Smart Compose (test split, {len(data.test.pairs):,} pairs)\n\n{table}\n\n"
+        f"{v['verdict']}.\n\n## Completions (beam search)\n\n```\n" + "\n\n".join(samples) + "\n```\n"
+    )
+    atomic_write_text(run_dir / "compose.md", text)
+    payload = {**v, "metrics": metrics, "baselines": base, "samples": samples}
+    atomic_write_text(run_dir / "compose.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    print(f"\n{v['verdict']}\n\n{samples[0] if samples else ''}")
+    return {
+        **v,
+        "samples": "compose_samples.txt",
+        "report": "compose.md",
+        "example": samples[0] if samples else "",
+    }
