@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+#: marks a placeholder command (replaced when its issue lands)
+PLACEHOLDER_ISSUE = "issue 5"
 MESSAGE = (
-    "rnnkit forecast is not available yet: it arrives with the `stocks` task of issue 5 (demo 2: "
-    "price and sea-surface-temperature forecasting). Available now: "
-    "rnnkit train/evaluate/generate --task text."
+    "rnnkit forecast is not available yet: it arrives with issue 5 (demo 2, forecasting a series from a "
+    "trained stocks/series run). Meanwhile: rnnkit train --task stocks | series, then rnnkit evaluate."
 )
 
 

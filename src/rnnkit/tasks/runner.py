@@ -87,6 +87,7 @@ class RunSummary:
     baselines: dict[str, dict[str, dict[str, float]]]  # split -> baseline -> metrics
     artifacts: dict[str, Any]
     info: dict[str, Any]
+    wall_seconds: float  # this command, from start to end (data, baselines, training, final evaluation)
 
 
 def format_table(
@@ -119,6 +120,7 @@ def _evaluate(
 
 def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) -> RunSummary:
     """Train ``cfg.task``; with ``resume`` (a run directory) continue that run exactly."""
+    started = time.perf_counter()
     task = get_task(cfg.task)
     run_dir = Path(resume) if resume is not None else new_run_dir(cfg)
     if cfg.run.threads:
@@ -162,7 +164,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
     fit = trainer.fit(resume=run_dir if resume is not None else None)
     if fit.stop_reason == "interrupted":
         echo(f"interrupted at step {fit.steps}; continue with: rnnkit train --resume {run_dir}")
-        return RunSummary(run_dir, fit, {}, baselines, {}, data.info)
+        return RunSummary(run_dir, fit, {}, baselines, {}, data.info, time.perf_counter() - started)
     best = run_dir / "checkpoints" / "best.safetensors"
     if best.exists():
         model.load_state_dict(load_weights(best))
@@ -171,12 +173,13 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
         if source is not None:
             metrics[split] = _evaluate(task, model, source, cfg, f"evaluating the best checkpoint on {split}")
     artifacts = task.after_training(model, cfg, data, run_dir)
-    summary = RunSummary(run_dir, fit, metrics, baselines, artifacts, data.info)
+    wall = time.perf_counter() - started
+    summary = RunSummary(run_dir, fit, metrics, baselines, artifacts, data.info, wall)
     write_summary(summary, task, "best" if best.exists() else "last")
     best_txt = "none" if fit.best is None else f"{fit.best:.4f} at step {fit.best_step}"
     echo(
-        f"stopped: {fit.stop_reason} after {fit.steps:,} steps, {fit.elapsed / 60:.1f} min "
-        f"(best validation {task.monitor}: {best_txt})"
+        f"stopped: {fit.stop_reason} after {fit.steps:,} steps, {fit.elapsed / 60:.1f} min of training, "
+        f"{wall / 60:.1f} min in all (best validation {task.monitor}: {best_txt})"
     )
     for split, m in metrics.items():
         echo(
@@ -195,6 +198,7 @@ def write_summary(s: RunSummary, task: Task, checkpoint: str) -> None:
         "steps": f.steps,
         "stop_reason": f.stop_reason,
         "minutes": round(f.elapsed / 60, 3),
+        "wall_minutes": round(s.wall_seconds / 60, 3),
         "best_step": f.best_step,
         "metrics": s.metrics,
         "baselines": s.baselines,
