@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -89,7 +90,7 @@ def test_compose_task_trains_and_writes_its_outputs(smoke_run):
     assert samples.startswith("And the LORD spake unto …") and "  1. " in samples
 
 
-def test_compose_command(smoke_run, capsys):
+def test_compose_command(smoke_run, capsys, monkeypatch):
     _, out = smoke_run
     assert main(["compose", "--out-dir", str(out), "--num", "2", "And", "it", "came", "to", "pass"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -99,3 +100,10 @@ def test_compose_command(smoke_run, capsys):
     assert "no trained compose run" in capsys.readouterr().err
     assert main(["compose", "--out-dir", str(out), "--beam", "0", "x"]) == 2
     assert "--beam must be >= 1, got 0" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("In the\n\nAnd God said\n"))  # one prompt per line
+    assert main(["compose", "--out-dir", str(out), "--num", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("In the …\n  1. ") and "\nAnd God said …\n  1. " in shown
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["compose", "--out-dir", str(out)]) == 2
+    assert "give the start of a sentence" in capsys.readouterr().err

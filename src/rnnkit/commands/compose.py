@@ -51,15 +51,20 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name} must be >= 1, got {value}")
+    if args.prompt:
+        prompts = [" ".join(args.prompt)]
+    elif sys.stdin is not None and not sys.stdin.isatty():
+        prompts = [line for line in sys.stdin if line.strip()]
+    else:
+        prompts = []
+    if not prompts:
+        raise ValueError('give the start of a sentence, e.g. rnnkit compose "And the LORD spake unto"')
     path = args.run or latest_run(args.out_dir, "compose")
     loaded = load_run(path, args.checkpoint, args.device)
     if loaded.task.name != "compose":
         raise ValueError(f"{path} is a {loaded.task.name!r} run, not a compose run")
     vocab = Vocab.from_json(loaded.state["vocab"])
     words = args.words or loaded.cfg.data.max_continuation
-    prompts = [" ".join(args.prompt)] if args.prompt else [line for line in sys.stdin if line.strip()]
-    if not prompts:
-        raise ValueError('give the start of a sentence, e.g. rnnkit compose "And the LORD spake unto"')
     for i, prompt in enumerate(prompts):
         shown = format_completions(
             loaded.model,
