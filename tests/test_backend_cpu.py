@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -374,3 +375,30 @@ def test_gemm_matches_torch(threads, dtype, extension):
                 case = f"M={M} N={N} K={K} trans_a={ta} trans_b={tb}"
                 tol = TOL[dtype] if dtype == torch.float64 else {"atol": 1e-4 * K**0.5, "rtol": 1e-4}
                 torch.testing.assert_close(got, want, **tol, msg=lambda m, c=case: f"{c}: {m}")
+
+
+def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
+    from rnnkit.cli import main
+
+    threads = torch.get_num_threads()
+    try:
+        args = ["bench", "--cells", "lstm,urlstm", "--shapes", "2x3x16", "--repeats", "3", "--tokens", "2"]
+        assert main([*args, "--peak-size", "128", "--threads", "1", "--out", str(tmp_path)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    payload = json.loads((tmp_path / "backends-cpu.json").read_text())
+    rows = payload["rows"]
+    assert [(r["cell"], r["anchor"], r["mode"]) for r in rows] == [
+        ("lstm", "nn.LSTM", "train"),
+        ("lstm", "nn.LSTM", "infer"),
+        ("urlstm", "nn.LSTM", "train"),
+        ("urlstm", "nn.LSTM", "infer"),
+    ]
+    for r in rows:
+        assert r["torch_ms"] > 0 and r["rnnkit_ms"] > 0
+        assert r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
+    assert payload["peak"]["gflops"] == max(payload["peak"]["torch_gflops"], payload["peak"]["rnnkit_gflops"])
+    assert len(payload["generation"]) == 2 and payload["machine"]["torch_threads"] == 1
+    md = (tmp_path / "backends-cpu.md").read_text()
+    assert "| lstm | nn.LSTM | train | 2,3,16 |" in md and "tokens/s" in md
+    assert md in capsys.readouterr().out

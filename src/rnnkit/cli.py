@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "compose",
     "diagnose",
     "tour",
+    "bench",
     "info",
 )
 
