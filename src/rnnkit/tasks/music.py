@@ -77,7 +77,7 @@ class MusicTask(Task):
         "run.patience": 8,
     }
     presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "tour": {"optim.max_minutes": 1.5, "optim.max_steps": 1200, "data.samples": 12},
+        "tour": {"optim.max_minutes": 1.0, "optim.max_steps": 1200, "data.samples": 12},
         "smoke": {
             "model.hidden_size": 16,
             "model.embed_dim": 8,

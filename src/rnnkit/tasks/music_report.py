@@ -5,6 +5,7 @@ melodies against the bigram's samples, the held-out melodies and random notes.""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import IO, Any
@@ -156,7 +157,7 @@ def write_report(model: nn.Module, cfg: Config, data: Any, run_dir: Path) -> dic
     shares = key_shares(model, cfg, data)
     line = compose(
         model, data.train.vocab, "C4", cfg.data.sample_steps, run_dir / "sample.mid", seed=cfg.run.seed
-    )
+    ).replace(f"{run_dir}{os.sep}", "")
     rows = "\n".join(f"| {k} | {v:.3f} |" for k, v in shares.items())
     text = (
         f"# music: melodies, held-out test\n\n{verdict}.\n\n"
