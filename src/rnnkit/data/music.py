@@ -22,6 +22,7 @@ first time, with a progress bar, and read back in a fraction of a second afterwa
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,10 +199,16 @@ def _parse_source(source: str, progress: bool) -> list[Melody]:
     bar = tqdm(
         items, desc=f"parsing {source} (first run only, then cached)", unit="file", disable=not progress
     )
+    failed = []
     for path in bar:
-        melodies.extend(
-            melodies_of(corpus.parse(path), f"{Path(path).parent.name}/{Path(path).stem}", source)
-        )
+        try:
+            parsed = corpus.parse(path)
+        except Exception as err:  # music21 raises many kinds on a malformed file: skip it, say so
+            failed.append(f"{Path(path).name} ({type(err).__name__})")
+            continue
+        melodies.extend(melodies_of(parsed, f"{Path(path).parent.name}/{Path(path).stem}", source))
+    if failed:
+        warnings.warn(f"music21 could not parse {len(failed)} file(s): {', '.join(failed[:5])}", stacklevel=2)
     return melodies
 
 

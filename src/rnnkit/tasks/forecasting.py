@@ -83,6 +83,19 @@ def scaler_state(train_rows: np.ndarray, train_targets: np.ndarray) -> dict[str,
     }
 
 
+#: settings both forecasting tasks start from (each adds its own)
+DEFAULTS: dict[str, Any] = {"optim.lr": 1e-3, "optim.warmup_steps": 50, "optim.clip_norm": 1.0}
+#: the ``smoke`` preset's common part: a few steps of a tiny model
+SMOKE: dict[str, Any] = {
+    "model.hidden_size": 8,
+    "optim.max_steps": 6,
+    "optim.max_minutes": None,
+    "optim.warmup_steps": 1,
+    "run.eval_every": 3,
+    "run.patience": None,
+}
+
+
 class ForecastTask(Task):
     """Shared model, loss and prediction of the forecasting tasks (subclasses add data and metrics)."""
 

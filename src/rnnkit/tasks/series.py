@@ -27,7 +27,7 @@ from torch import nn
 
 from ..train.config import Config, option
 from .base import TaskData
-from .forecasting import ForecastTask, WindowSource, scaler_state
+from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_state
 
 FLOOR = 0.9  # the network's MAE must be at most this times the best naive baseline's
 
@@ -123,27 +123,16 @@ class SeriesTask(ForecastTask):
         "--date-column": ("data.date_column", "series: the CSV column with timestamps"),
     }
     defaults: ClassVar[dict[str, Any]] = {
-        "optim.lr": 1e-3,
+        **DEFAULTS,
         "optim.max_steps": 4000,
         "optim.max_minutes": 8.0,
-        "optim.warmup_steps": 50,
-        "optim.clip_norm": 1.0,
         "run.eval_every": 200,
         "run.checkpoint_every": 200,
         "run.patience": 6,
     }
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "tour": {"optim.max_minutes": 1.0, "optim.max_steps": 800, "run.eval_every": 100},
-        "smoke": {
-            "data.window": 16,
-            "data.ar_order": 8,
-            "model.hidden_size": 8,
-            "optim.max_steps": 6,
-            "optim.max_minutes": None,
-            "optim.warmup_steps": 1,
-            "run.eval_every": 3,
-            "run.patience": None,
-        },
+        "smoke": {**SMOKE, "data.window": 16, "data.ar_order": 8},
     }
 
     def build_data(self, cfg: Config, state: dict[str, Any] | None = None) -> TaskData:

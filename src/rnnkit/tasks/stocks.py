@@ -34,7 +34,7 @@ from torch import nn
 
 from ..train.config import Config, option
 from .base import TaskData
-from .forecasting import ForecastTask, WindowSource, scaler_state
+from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_state
 
 
 @dataclass
@@ -101,11 +101,9 @@ class StocksTask(ForecastTask):
         "--csv": ("data.csv", "stocks/series: train on your own CSV file"),
     }
     defaults: ClassVar[dict[str, Any]] = {
-        "optim.lr": 1e-3,
+        **DEFAULTS,
         "optim.max_steps": 3000,
         "optim.max_minutes": 6.0,
-        "optim.warmup_steps": 50,
-        "optim.clip_norm": 1.0,
         "model.dropout": 0.1,
         "run.eval_every": 100,
         "run.checkpoint_every": 100,
@@ -113,16 +111,7 @@ class StocksTask(ForecastTask):
     }
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "tour": {"optim.max_minutes": 0.75, "optim.max_steps": 600},
-        "smoke": {
-            "data.tickers": ("AAPL", "MSFT"),
-            "data.window": 10,
-            "model.hidden_size": 8,
-            "optim.max_steps": 6,
-            "optim.max_minutes": None,
-            "optim.warmup_steps": 1,
-            "run.eval_every": 3,
-            "run.patience": None,
-        },
+        "smoke": {**SMOKE, "data.tickers": ("AAPL", "MSFT"), "data.window": 10},
     }
 
     def build_data(self, cfg: Config, state: dict[str, Any] | None = None) -> TaskData:
