@@ -47,9 +47,13 @@ def test_stocks_task_on_a_user_csv(tmp_path, capsys):
     assert rows == {(f, h) for f in ("lstm", "persistence", "ma5", "ar5") for h in (1, 5)}
     loaded = load_run(run)
     capsys.readouterr()
-    assert loaded.task.forecast(loaded, argparse.Namespace(csv=None, out=None)) == 0
+    out = tmp_path / "next.csv"
+    assert loaded.task.forecast(loaded, argparse.Namespace(csv=None, out=str(out))) == 0
     table = capsys.readouterr().out
     assert "| IBM | 2008-12-31 |" in table and "+5d forecast" in table
+    rows = pd.read_csv(out)
+    assert rows["days_ahead"].tolist() == [1, 5] and (rows["close"] == rows["close"].iloc[0]).all()
+    np.testing.assert_allclose(rows["forecast"], rows["close"] * np.exp(rows["log_return"]))
 
 
 def series_csv(tmp_path, n: int = 3000) -> str:

@@ -194,7 +194,8 @@ class SeriesTask(ForecastTask):
         return write_report(data.test, pred, self.baselines(cfg, data, "test"), cfg, run_dir)
 
     def forecast(self, run: Any, args: argparse.Namespace) -> int:
-        """``rnnkit forecast --task series``: the next H steps after the end of the series."""
+        """``rnnkit forecast --task series``: the next H steps after the end of the series (``args``:
+        ``csv``/``column``/``date_column`` to forecast another series, ``out`` for a CSV)."""
         from .series_report import forecast_next
 
         for key in ("csv", "column", "date_column"):

@@ -23,7 +23,6 @@ more than noise. The report says so when it does not.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -175,15 +174,11 @@ class StocksTask(ForecastTask):
         return write_report(data.test.meta["stocks"], pred, cfg, run_dir)
 
     def forecast(self, run: Any, args: argparse.Namespace) -> int:
-        """``rnnkit forecast --task stocks``: the next trading days after the data's last date."""
+        """``rnnkit forecast --task stocks``: the next trading days after the data's last date (``args``:
+        ``csv`` to forecast another price file, ``out`` for a CSV of the forecasts)."""
         from .stocks_report import forecast_next
 
         if getattr(args, "csv", None):
             run.cfg.data.csv = args.csv
-        table = forecast_next(run.model, load_data(run.cfg), run.cfg)
-        print(table)
-        if getattr(args, "out", None):
-            from ..train.io import atomic_write_text
-
-            atomic_write_text(args.out, json.dumps({"forecast": table}, indent=2) + "\n")
+        print(forecast_next(run.model, load_data(run.cfg), run.cfg, getattr(args, "out", None)))
         return 0

@@ -91,13 +91,15 @@ def write_report(stocks: Any, pred: np.ndarray, cfg: Config, run_dir: Path) -> d
 
 
 @torch.no_grad()
-def forecast_next(model: nn.Module, stocks: Any, cfg: Config) -> str:
-    """A table of the network's price forecasts h trading days after the last day of each ticker."""
+def forecast_next(model: nn.Module, stocks: Any, cfg: Config, out: str | None = None) -> str:
+    """A table of the network's price forecasts h trading days after the last day of each ticker
+    (also written as CSV to ``out`` when given)."""
     hs = tuple(cfg.data.horizons)
     W = cfg.data.window
     model.eval()
     lines = ["| ticker | last day | close | " + " | ".join(f"+{h}d forecast (change)" for h in hs) + " |"]
     lines.append("|---" * (3 + len(hs)) + "|")
+    rows = []
     for t in stocks.tickers.values():
         x = torch.tensor(t.features[-W:], dtype=torch.float32)  # (W, F)
         if not torch.isfinite(x).all():
@@ -106,4 +108,11 @@ def forecast_next(model: nn.Module, stocks: Any, cfg: Config) -> str:
         p = t.price[-1]
         cells = " | ".join(f"{p * np.exp(v):.2f} ({100 * np.expm1(v):+.2f}%)" for v in r)
         lines.append(f"| {t.ticker} | {t.dates[-1].date()} | {p:.2f} | {cells} |")
+        for h, v in zip(hs, r, strict=True):
+            rows.append({"ticker": t.ticker, "last_day": str(t.dates[-1].date()), "close": p, "days_ahead": h,
+                         "forecast": p * np.exp(v), "log_return": v})  # fmt: skip
+    if out:
+        import pandas as pd
+
+        atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
     return "\n".join(lines)
