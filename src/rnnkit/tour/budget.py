@@ -1,0 +1,76 @@
+"""Sharing the tour's wall-clock budget among its demos.
+
+Each demo's time is its training loop (``optim.max_minutes``, which the tour sets) plus an overhead the
+tour cannot cut: loading data, fitting the baselines, evaluating the best checkpoint on the full splits
+and writing the outputs. Before each demo the tour takes what is left of the budget, reserves the
+expected overheads of the demos still to run (estimates measured on 2 CPU cores, scaled by how far the
+finished demos' real overheads were from theirs — a busy machine is slower at everything), and gives
+the training loops the rest in proportion to their ``tour`` presets, never more than the preset and
+never less than :data:`MIN_SHARE` of it (so a slow machine makes the tour longer, not its models
+meaningless).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+#: expected seconds outside the training loop per demo on 2 idle CPU cores (data, baselines, final
+#: evaluation, plots and samples), measured on tour runs; the first run of music also parses the
+#: chorales (cached afterwards)
+OVERHEAD_S: dict[str, float] = {
+    "text": 20.0,
+    "stocks": 12.0,
+    "series": 20.0,
+    "music": 20.0,
+    "jump": 45.0,
+    "compose": 45.0,
+}
+MIN_SHARE = 0.3  # the least share of its preset's training minutes a demo gets
+
+
+def preset_minutes(task: str) -> float:
+    """Training minutes of the task's ``tour`` preset (its ``optim.max_minutes``)."""
+    from ..tasks.registry import get_task
+
+    preset = get_task(task).presets.get("tour", {})
+    minutes = preset.get("optim.max_minutes", get_task(task).defaults.get("optim.max_minutes"))
+    if minutes is None:
+        raise ValueError(f"task {task!r} has no time budget in its tour preset (optim.max_minutes)")
+    return float(minutes)
+
+
+@dataclass
+class Budget:
+    """The tour's clock. ``total_s`` None: no budget (every demo gets its preset)."""
+
+    total_s: float | None
+    started: float = field(default_factory=time.perf_counter)
+    _spent: float = 0.0  # real overhead seconds of finished demos
+    _expected: float = 0.0  # their estimates
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def scale(self) -> float:
+        """How much slower than the estimates the finished demos' overheads were (1 before any)."""
+        if self._expected <= 0:
+            return 1.0
+        return min(4.0, max(0.5, self._spent / self._expected))
+
+    def training_minutes(self, demo: str, remaining: Sequence[str]) -> float:
+        """Minutes of training loop for ``demo``; ``remaining`` = it and the demos after it."""
+        preset = preset_minutes(demo)
+        if self.total_s is None:
+            return preset
+        left = self.total_s - self.elapsed()
+        reserve = self.scale() * sum(OVERHEAD_S.get(d, 30.0) for d in remaining)
+        presets = sum(preset_minutes(d) for d in remaining)
+        share = max(0.0, left - reserve) / 60.0 * preset / presets
+        return round(min(preset, max(MIN_SHARE * preset, share)), 3)
+
+    def finished(self, demo: str, wall_s: float, training_s: float) -> None:
+        """Record a finished demo's real overhead (wall time minus its training loop)."""
+        self._spent += max(0.0, wall_s - training_s)
+        self._expected += OVERHEAD_S.get(demo, 30.0)

@@ -1,0 +1,190 @@
+"""Running the tour: prepare the fused kernels, train every chosen demo's task with its ``tour`` preset
+(``smoke`` in smoke mode) under its share of the time budget, turn each finished run into its report
+section, and keep going when one demo fails. Run directories land in the tour's folder
+(``runs/tour/<task>-<timestamp>/``), next to the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .budget import Budget
+from .demos import Demo
+from .report import DemoRun, TourFacts, write_reports
+from .sections import describe
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class TourOptions:
+    """What ``rnnkit tour`` runs and how.
+
+    Attributes:
+        out: the tour's folder (report and run directories).
+        demos: the demos to run, in order.
+        minutes: the total wall-clock budget (None: every demo gets its preset's training time).
+        smoke: tiny versions of everything (the tasks' ``smoke`` presets) — for tests.
+        seed, device, threads, progress: passed to every run (``run.*``).
+        series: the built-in series of the series demo (None: the task's default).
+    """
+
+    out: Path
+    demos: Sequence[Demo]
+    minutes: float | None = 10.0
+    smoke: bool = False
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    progress: bool = True
+    series: str | None = None
+
+
+@dataclass
+class TourResult:
+    runs: list[DemoRun]
+    facts: TourFacts
+    report_md: Path
+    report_html: Path
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every demo finished, 130 when interrupted, else 1."""
+        if any(r.status == "interrupted" for r in self.runs):
+            return 130
+        return 0 if all(r.status == "ok" for r in self.runs) else 1
+
+
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def machine() -> str:
+    """The CPU model and core count (no host names)."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} CPU cores"
+
+
+def prepare_backend(echo: Echo) -> str:
+    """Build (or load) the fused CPU kernels now, so the first demo does not pay for it silently."""
+    from ..scan.backends import backend_status
+
+    echo("preparing the fused CPU kernels (compiled once per machine, about a minute the first time) …")
+    start = time.perf_counter()
+    status = backend_status()
+    took = time.perf_counter() - start
+    usable = [n for n, s in status.items() if s == "available"]
+    fused = [n for n in usable if n != "reference"]
+    if fused:
+        note = f"backend {fused[0]} (ready in {took:.0f} s)"
+    else:
+        why = "; ".join(f"{n}: {s}" for n, s in status.items() if s != "available")
+        note = f"reference backend only ({why})"
+    echo(note)
+    return note
+
+
+def demo_config(demo: Demo, opts: TourOptions, minutes: float | None) -> Any:
+    from ..tasks.runner import resolve_config
+
+    overrides: dict[str, Any] = {
+        "run.out_dir": str(opts.out),
+        "run.seed": opts.seed,
+        "run.device": opts.device,
+        "run.progress": opts.progress,
+    }
+    if opts.threads:
+        overrides["run.threads"] = opts.threads
+    if minutes is not None:
+        overrides["optim.max_minutes"] = minutes
+    if demo.name == "series" and opts.series:
+        overrides["data.series"] = opts.series
+    return resolve_config(demo.name, preset="smoke" if opts.smoke else "tour", overrides=overrides)
+
+
+def _header(i: int, n: int, run: DemoRun, budget: Budget, echo: Echo) -> None:
+    train = "" if run.train_minutes is None else f", training {run.train_minutes:.2f} min"
+    echo(f"\n━━ [{i}/{n}] {run.demo.title}  ({budget.elapsed() / 60:.1f} min elapsed{train})")
+
+
+def _run_one(run: DemoRun, opts: TourOptions, out: Path, budget: Budget, echo: Echo) -> None:
+    """Train one demo and describe it; any exception is recorded in ``run`` (KeyboardInterrupt passes)."""
+    from ..tasks.runner import train
+
+    start = time.perf_counter()
+    try:
+        summary = train(demo_config(run.demo, opts, run.train_minutes), echo=echo)
+        run.run_dir = summary.run_dir
+        run.seconds = time.perf_counter() - start
+        if summary.fit.stop_reason == "interrupted":
+            run.status = "interrupted"
+            return
+        run.outcome = describe(run.demo, summary, run.seconds, out)
+        run.status = "ok"
+        budget.finished(run.demo.name, run.seconds, summary.fit.elapsed)
+    except Exception as e:  # one demo's failure must not end the tour
+        run.seconds = time.perf_counter() - start
+        run.status = "failed"
+        run.error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+        run.traceback = "".join(traceback.format_exc().splitlines(keepends=True)[-25:])
+        echo(f"demo {run.demo.name} FAILED after {run.seconds:.0f} s: {run.error}")
+
+
+def run_tour(opts: TourOptions, echo: Echo = print) -> TourResult:
+    """Run the demos one after another; a failing demo is recorded and the tour goes on."""
+    import torch
+
+    from .. import __version__
+
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    budget = Budget(None if opts.smoke or opts.minutes is None else 60.0 * opts.minutes)
+    facts = TourFacts(
+        date=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        machine=machine(),
+        software=f"rnnkit {__version__}, torch {torch.__version__}, Python {platform.python_version()}",
+        backend="",
+        budget_minutes=None if opts.smoke else opts.minutes,
+        smoke=opts.smoke,
+        load_start=_load(),
+    )
+    runs = [DemoRun(d) for d in opts.demos]
+    current: DemoRun | None = None
+    try:
+        facts.backend = prepare_backend(echo)
+        for i, run in enumerate(runs, 1):
+            current = run
+            remaining = [r.demo.name for r in runs[i - 1 :]]
+            run.train_minutes = None if opts.smoke else budget.training_minutes(run.demo.name, remaining)
+            _header(i, len(runs), run, budget, echo)
+            _run_one(run, opts, out, budget, echo)
+            facts.seconds, facts.load_end = budget.elapsed(), _load()
+            write_reports(out, runs, facts)
+            if run.status == "interrupted":
+                break
+    except KeyboardInterrupt:
+        echo("\ninterrupted: writing the report of what finished")
+        if current is not None and current.status == "pending":
+            current.status = "interrupted"
+    facts.seconds, facts.load_end = budget.elapsed(), _load()
+    md, page = write_reports(out, runs, facts)
+    return TourResult(runs, facts, md, page)
