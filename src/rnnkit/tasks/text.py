@@ -81,7 +81,7 @@ class TextTask(Task):
     defaults: ClassVar[dict[str, Any]] = {
         "optim.lr": 3e-3,
         "optim.max_steps": 100_000,
-        "optim.max_minutes": 14.0,
+        "optim.max_minutes": 13.5,
         "optim.warmup_steps": 100,
         "optim.weight_decay": 0.0,
         "optim.clip_norm": 1.0,
