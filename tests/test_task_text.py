@@ -78,12 +78,23 @@ def test_kjv_data_matches_the_anchors():
     assert data.train.ids.numel() + data.val.ids.numel() > 4_000_000
 
 
-def test_text_task_trains_on_a_kjv_slice_and_writes_its_outputs(tmp_path):
-    cfg = resolve_config(
-        "text", preset="smoke", overrides={"run.out_dir": str(tmp_path), "run.progress": False}
-    )
-    s = train(cfg, echo=lambda _: None)
-    run = s.run_dir
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """One `smoke` training run on a KJV slice, shared by the tests that only read it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("runs")
+        cfg = resolve_config(
+            "text", preset="smoke", overrides={"run.out_dir": str(out), "run.progress": False}
+        )
+        return train(cfg, echo=lambda _: None)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_text_task_trains_on_a_kjv_slice_and_writes_its_outputs(smoke_run):
+    run = smoke_run.run_dir
     for name in ("config.toml", "config.json", "metrics.jsonl", "curves.png", "summary.json", "sample.txt"):
         assert (run / name).exists(), name
     assert (run / "checkpoints" / "best.safetensors").exists() and (
@@ -124,11 +135,8 @@ def test_user_text_file_is_learned_below_the_baselines(tmp_path):
     assert run.state["default_prime"] == "In"
 
 
-def test_generation_from_a_checkpoint_is_reproducible(tmp_path):
-    cfg = resolve_config(
-        "text", preset="smoke", overrides={"run.out_dir": str(tmp_path), "run.progress": False}
-    )
-    s = train(cfg, echo=lambda _: None)
+def test_generation_from_a_checkpoint_is_reproducible(smoke_run):
+    s = smoke_run
     run = load_run(s.run_dir)
     vocab = CharVocab(run.state["chars"])
     prime = vocab.encode("And God said").tolist()
