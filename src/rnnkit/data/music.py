@@ -14,7 +14,7 @@ Melody extraction (the rule, so results can be checked):
 - Ties are merged into one note, grace notes dropped, chords reduced to their highest pitch,
   consecutive rests merged, and leading/trailing rests trimmed.
 
-Parsing 400+ scores with music21 takes about half a minute (the 10,000 Essen songs ~10 minutes), so the
+Parsing 400+ scores with music21 takes about half a minute (the 8,514 Essen songs 10–20 minutes), so the
 event lists are cached as JSON in the rnnkit cache folder (:func:`rnnkit.data.cache.cache_dir`) the
 first time, with a progress bar, and read back in a fraction of a second afterwards.
 """
