@@ -162,13 +162,17 @@ def test_packed_sequence_matches_reference(cell):
 
 
 @pytest.mark.parametrize("cell", FUSED_CELLS)
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_thread_slices_match_reference(cell, threads, monkeypatch):
-    """Sizes off the SIMD width, more rows than one register tile, and 1-3 threads each owning a slice
-    of the hidden units (3 threads: uneven slices 16/16/8)."""
-    monkeypatch.setattr(function_mod, "MIN_SPLIT_WORK", 0)
+@pytest.mark.parametrize(
+    ("split", "threads"), [("auto", 1), ("units", 2), ("units", 3), ("rows", 2), ("rows", 3)]
+)
+def test_thread_layouts_match_reference(cell, split, threads, monkeypatch):
+    """Sizes off the SIMD width and the register tile, with 1-3 threads either owning batch rows (no
+    barrier; 13 rows: 8 + 5) or slices of the hidden units (3 threads: 16/16/8 units); with
+    proj_size for LSTM-like cells."""
+    monkeypatch.setattr(function_mod, "SPLIT", split)
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
-    ref, cpu = pair(cell, 11, 40, torch.float32)
+    kw = {"proj_size": 20} if cell in PROJ_CELLS else {}
+    ref, cpu = pair(cell, 11, 40, torch.float32, **kw)
     x = torch.randn(9, 13, 11, requires_grad=True)
     assert_same(ref, cpu, x, None, torch.tensor([9, 1, 4, 9, 8, 2, 9, 5, 3, 9, 7, 6, 9]), torch.float32)
 
@@ -398,6 +402,7 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
         assert r["torch_ms"] > 0 and r["rnnkit_ms"] > 0
         assert r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
     assert payload["peak"]["gflops"] == max(payload["peak"]["torch_gflops"], payload["peak"]["rnnkit_gflops"])
+    assert all(r["peak_gflops"] > 0 and r["peak_share"] > 0 for r in rows)
     assert len(payload["generation"]) == 2 and payload["machine"]["torch_threads"] == 1
     md = (tmp_path / "backends-cpu.md").read_text()
     assert "| lstm | nn.LSTM | train | 2,3,16 |" in md and "tokens/s" in md

@@ -57,7 +57,8 @@ class BackendBenchRow:
     target: float
     rnnkit_gflops: float
     torch_gflops: float
-    peak_share: float  # rnnkit GFLOP/s / measured peak
+    peak_gflops: float  # the peak GEMM timed in the same rounds (0 when not measured)
+    peak_share: float  # rnnkit GFLOP/s / peak_gflops
 
     @property
     def meets_target(self) -> bool:
@@ -102,10 +103,13 @@ def bench_backends(
     modes: Iterable[str] = ("train", "infer"),
     backend: str = "cpu",
     repeats: int = 5,
-    peak_gflops: float | None = None,
+    peak: tuple[Callable[[], object], float] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[BackendBenchRow]:
-    """Time every (cell, shape, mode) against its torch.nn anchor, interleaved round by round."""
+    """Time every (cell, shape, mode) against its torch.nn anchor, interleaved round by round.
+
+    ``peak``: (a GEMM call, its FLOPs) timed in the same rounds as each row, so that the share of peak
+    compares numbers taken under the same load."""
     rows = []
     for cell in cells:
         if cell not in ANCHORS:
@@ -121,9 +125,11 @@ def bench_backends(
             for mode in modes:
                 if progress:
                     progress(f"{cell} {mode} B={B} T={T} H={H}")
-                m = time_interleaved(
-                    {"torch": _call(theirs, x, mode), "rnnkit": _call(ours, x, mode)}, repeats
-                )
+                fns = {"torch": _call(theirs, x, mode), "rnnkit": _call(ours, x, mode)}
+                if peak is not None:
+                    fns["peak"] = peak[0]
+                m = time_interleaved(fns, repeats)
+                peak_gf = peak[1] / m["peak"].median / 1e9 if peak is not None else 0.0
                 ratio, lo, hi = ratio_stats(m["rnnkit"], m["torch"])
                 flops = layer_flops(cell, mode, B, T, H)
                 ours_gf, theirs_gf = flops / m["rnnkit"].median / 1e9, flops / m["torch"].median / 1e9
@@ -143,7 +149,8 @@ def bench_backends(
                         target=target,
                         rnnkit_gflops=round(ours_gf, 1),
                         torch_gflops=round(theirs_gf, 1),
-                        peak_share=round(ours_gf / peak_gflops, 3) if peak_gflops else 0.0,
+                        peak_gflops=round(peak_gf, 1),
+                        peak_share=round(ours_gf / peak_gf, 3) if peak_gf else 0.0,
                     )
                 )
     return rows
@@ -153,8 +160,8 @@ def backend_table(rows: list[BackendBenchRow]) -> str:
     """Markdown table of the rows; ✗ marks a missed target."""
     lines = [
         "| cell | vs | mode | B,T,H | torch.nn ms | rnnkit ms | speed-up (min–max) | target | "
-        "rnnkit GFLOP/s | % of peak |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "rnnkit GFLOP/s | peak GFLOP/s | % of peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mark = "" if r.meets_target else " ✗"
@@ -165,6 +172,6 @@ def backend_table(rows: list[BackendBenchRow]) -> str:
         lines.append(
             f"| {r.cell} | {r.anchor} | {r.mode} | {shape} | {r.torch_ms:.2f} | {r.rnnkit_ms:.2f} | "
             f"**{r.ratio:.2f}×**{mark} ({r.ratio_min:.2f}–{r.ratio_max:.2f}) | ≥ {r.target:.1f}× | "
-            f"{r.rnnkit_gflops:.0f} | {share} |"
+            f"{r.rnnkit_gflops:.0f} | {r.peak_gflops:.0f} | {share} |"
         )
     return "\n".join(lines)

@@ -4,6 +4,7 @@ of it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +21,19 @@ class Peak:
     @property
     def gflops(self) -> float:
         return max(self.torch_gflops, self.rnnkit_gflops)
+
+
+def peak_call(n: int = 2048) -> tuple[Callable[[], object], float] | None:
+    """(rnnkit's n×n×n float32 GEMM as a call, its FLOPs) to time beside each benchmark row, or None when
+    the cpu backend is unavailable."""
+    from ..scan.cpu import load, probe
+
+    if probe() is not None:
+        return None
+    torch.manual_seed(0)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    ext, threads = load(), torch.get_num_threads()
+    return (lambda: ext.mm(a, b, False, False, threads)), 2.0 * n**3
 
 
 def measure_peak(n: int = 2048, repeats: int = 5) -> Peak:

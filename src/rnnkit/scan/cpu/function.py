@@ -32,9 +32,14 @@ def kernel_table() -> dict[str, tuple[int, dict[str, object]]]:
 
 _TABLE: dict[str, tuple[int, dict[str, object]]] | None = None
 
-#: a time step with fewer multiply-adds than this runs on one thread: splitting it costs a barrier per
-#: step, more than the second core saves (measured on a 2-core Zen machine; see benchmarks/)
+#: a time step with fewer multiply-adds than this runs on one thread when its layers split the hidden
+#: units (a barrier per step costs more than the second core saves; measured on a 2-core Zen machine)
 MIN_SPLIT_WORK = 96 * 1024
+
+#: the scan's thread layout: "auto" (per call), "rows" (batch rows, no barriers) or "units" (hidden units,
+#: a barrier per step); see csrc/common.h
+SPLIT = "auto"
+_SPLITS = {"auto": 0, "rows": 1, "units": 2}
 
 
 def threads_for(work: int) -> int:
@@ -54,9 +59,8 @@ class _FusedLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, kernel, has_c, lengths, extra, threads, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr):
-        gemm_threads, scan_threads = threads
         out, hn, cn, save, cs, hraw = load().forward(
-            kernel, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, True, gemm_threads, scan_threads
+            kernel, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, True, *threads
         )
         ctx.kernel, ctx.has_c, ctx.threads = kernel, has_c, threads
         ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
@@ -103,15 +107,15 @@ def fused_layer(
     the scan, differentiable. With ``w_ih`` None, x is xg itself (T, B, G*H)."""
     kernel, info = kernel_table()[spec.kernel]
     has_c = bool(info["cell_state"])
-    steps, batch = x.shape[:2]
+    steps = x.size(0)
     lengths = lengths_from_mask(mask, steps)
     extra = None
     if info["E"]:
         (extra,) = (t.detach().contiguous() for t in extras.values())
     h0 = state0[0].contiguous()
     c0 = state0[1].contiguous() if has_c else None
-    P = h0.size(-1)
-    threads = (torch.get_num_threads(), threads_for(batch * w_hh.size(0) * P))
+    n = torch.get_num_threads()
+    threads = (n, n, _SPLITS[SPLIT])  # GEMM threads, scan threads, scan layout
     tensors = (x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr)
     args = (x.contiguous(), _opt(w_ih), _opt(b_ih), h0, c0, w_hh.contiguous(), _opt(b_hh), _opt(w_hr))
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):

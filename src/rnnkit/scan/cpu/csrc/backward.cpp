@@ -20,46 +20,46 @@ void scan_backward(const BwdArgs<T>& a) {
   constexpr int G = Cell::G, S = Cell::S, NR = Tile<T>::NR;
   const long steps = a.steps, B = a.B, H = a.H, P = a.P, GH = G * H;
   const bool proj = a.w_hr != nullptr;
-  const int nt = choose_threads(a.threads, H, P, Simd<T>::W);
-  SpinBarrier barrier(nt);
-  Buffer<T> zeros(std::max(H, P));
+  const Layout L = scan_layout<T>(a.threads, a.split, B, G, H, P);
+  GroupBarriers barriers(L);
+  Buffer<T> zeros(std::max(H, P), true);
 
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(L.threads)
   {
-    const int tid = omp_get_thread_num();
-    const Slice hs = slice_of(H, nt, tid, Simd<T>::W);
-    const Slice ps = proj ? slice_of(P, nt, tid, Simd<T>::W) : hs;
-    const long Hs = hs.size(), Ps = ps.size();
+    const Part p = part_of(L, L.threads > 1 ? omp_get_thread_num() : 0, B, H, P, proj, Simd<T>::W, Tile<T>::MR);
+    SpinBarrier& barrier = barriers[p.group];
+    const Slice hs = p.hs, ps = p.ps;
+    const long M = p.rows(), Hs = hs.size(), Ps = ps.size();
     // this thread's columns of U (G*H, Ps) and, with a projection, of w_hr (P, Hs)
     const long npu = Tile<T>::panels(Ps), ldu = Tile<T>::padded(Ps);
-    Buffer<T> up(npu * GH * NR), dhs(B * ldu);  // dhs: dhg_{t+1} · U, zero at t = T-1
+    Buffer<T> up(npu * GH * NR), dhs(M * ldu, true);  // dhs: dhg_{t+1} · U, zero at t = T-1
     pack_panels<T>(GH, Ps, [&](long k, long n) { return a.w_hh[k * P + ps.begin + n]; }, up.data);
     const long npr = proj ? Tile<T>::panels(Hs) : 0, ldr = Tile<T>::padded(Hs);
-    Buffer<T> rp(proj ? npr * P * NR : 0), dr(proj ? B * ldr : 0);
+    Buffer<T> rp(proj ? npr * P * NR : 0), dr(proj ? M * ldr : 0);
     if (proj) pack_panels<T>(P, Hs, [&](long k, long n) { return a.w_hr[k * H + hs.begin + n]; }, rp.data);
-    Buffer<T> carry(B * std::max<long>(Hs, 1));
+    Buffer<T> carry(M * std::max<long>(Hs, 1), true);
 
     for (long t = steps - 1; t >= 0; --t) {
       if (proj) {
         T* dH = a.dH + t * B * P;
         const T* dout = a.dout + t * B * P;
-        for (long b = 0; b < B; ++b) {
+        for (long b = p.r0; b < p.r1; ++b) {
           const long len = a.lengths ? a.lengths[b] : steps;
           T* d = dH + b * P;
           if (t >= len) {
-            for (long p = ps.begin; p < ps.end; ++p) d[p] = T(0);
+            for (long q = ps.begin; q < ps.end; ++q) d[q] = T(0);
             continue;
           }
           const T* inj = t == len - 1 ? a.dhn + b * P : zeros.data;
           for (long n = 0; n < Ps; ++n) {
-            const long p = ps.begin + n;
-            d[p] = dhs.data[b * ldu + n] + dout[b * P + p] + inj[p];
+            const long q = ps.begin + n;
+            d[q] = dhs.data[(b - p.r0) * ldu + n] + dout[b * P + q] + inj[q];
           }
         }
         barrier.wait();
-        if (Hs > 0) gemm_packed<T>(B, P, dH, P, rp.data, npr, dr.data, ldr, nullptr);
+        if (M > 0 && Hs > 0) gemm_packed<T>(M, P, dH + p.r0 * P, P, rp.data, npr, dr.data, ldr, nullptr);
       }
-      for (long b = 0; b < B; ++b) {
+      for (long b = p.r0; b < p.r1; ++b) {
         const long len = a.lengths ? a.lengths[b] : steps;
         T* dx = a.dxg + (t * B + b) * GH;
         T* dhg = a.dhg + (t * B + b) * GH;
@@ -68,16 +68,16 @@ void scan_backward(const BwdArgs<T>& a) {
             for (long j = hs.begin; j < hs.end; ++j) dx[g * H + j] = dhg[g * H + j] = T(0);
           continue;
         }
-        T* cr = carry.data + b * Hs - hs.begin;
+        T* cr = carry.data + (b - p.r0) * Hs - hs.begin;
         if (Cell::kCell && t == len - 1)
           for (long j = hs.begin; j < hs.end; ++j) cr[j] += a.dcn[b * H + j];
         // dh = src + add + inj, all indexed by the unit j
         const T *src, *add, *inj;
         if (proj) {
-          src = dr.data + b * ldr - hs.begin;
+          src = dr.data + (b - p.r0) * ldr - hs.begin;
           add = inj = zeros.data;
         } else {
-          src = dhs.data + b * ldu - hs.begin;
+          src = dhs.data + (b - p.r0) * ldu - hs.begin;
           add = a.dout + (t * B + b) * P;
           inj = t == len - 1 ? a.dhn + b * P : zeros.data;
         }
@@ -98,18 +98,19 @@ void scan_backward(const BwdArgs<T>& a) {
         }
       }
       barrier.wait();
-      if (Ps > 0) gemm_packed<T>(B, GH, a.dhg + t * B * GH, GH, up.data, npu, dhs.data, ldu, nullptr);
+      if (M > 0 && Ps > 0)
+        gemm_packed<T>(M, GH, a.dhg + (t * B + p.r0) * GH, GH, up.data, npu, dhs.data, ldu, nullptr);
     }
     // gradients of the initial state: through U (+ the direct path of GRU-like cells), and of c0
-    for (long b = 0; b < B; ++b) {
+    for (long b = p.r0; b < p.r1; ++b) {
+      const long i = b - p.r0;
       for (long n = 0; n < Ps; ++n) {
-        const long p = ps.begin + n;
-        T d = dhs.data[b * ldu + n];
-        if (!Cell::kCell && !proj) d += carry.data[b * Hs + n];
-        a.dh0[b * P + p] = d;
+        T d = dhs.data[i * ldu + n];
+        if (!Cell::kCell && !proj) d += carry.data[i * Hs + n];
+        a.dh0[b * P + ps.begin + n] = d;
       }
       if (Cell::kCell)
-        for (long n = 0; n < Hs; ++n) a.dc0[b * H + hs.begin + n] = carry.data[b * Hs + n];
+        for (long n = 0; n < Hs; ++n) a.dc0[b * H + hs.begin + n] = carry.data[i * Hs + n];
     }
   }
 }

@@ -96,13 +96,14 @@ Tensor input_projection(const Tensor& x, const OptTensor& w_ih, const OptTensor&
   return xg;
 }
 
-// x (T,B,I) with w_ih (G*H,I) and b_ih, or x = xg (T,B,G*H) without w_ih.
+// x (T,B,I) with w_ih (G*H,I) and b_ih, or x = xg (T,B,G*H) without w_ih. `split`: the scan's thread
+// layout, 0 = chosen per call, 1 = batch rows, 2 = hidden units (common.h).
 // -> [out (T,B,P), h_n (B,P), c_n (B,H) | None, saved (T,B,S*H) | None, cs (T,B,H) | None,
 //     hraw (T,B,H) | None]; the last three only when training.
 std::vector<Tensor> forward(int64_t kernel, const Tensor& x, const OptTensor& w_ih, const OptTensor& b_ih,
                             const Tensor& h0, const OptTensor& c0, const Tensor& w_hh, const OptTensor& b_hh,
                             const OptTensor& w_hr, const OptTensor& e0, const OptTensor& lengths, bool training,
-                            int64_t gemm_threads, int64_t scan_threads) {
+                            int64_t gemm_threads, int64_t scan_threads, int64_t split) {
   std::vector<Tensor> res(6);
   dispatch_cell(kernel, [&](auto cell) {
     using Cell = decltype(cell);
@@ -137,7 +138,8 @@ std::vector<Tensor> forward(int64_t kernel, const Tensor& x, const OptTensor& w_
     Tensor hraw = training && proj ? at::empty({steps, B, H}, opts) : Tensor();
     dispatch_dtype(xg, [&](auto zero) {
       using T = decltype(zero);
-      FwdArgs<T> a{steps, B, H, P, static_cast<int>(scan_threads), xg.data_ptr<T>(), h0.data_ptr<T>(),
+      FwdArgs<T> a{steps, B, H, P, static_cast<int>(scan_threads), static_cast<int>(split), xg.data_ptr<T>(),
+                   h0.data_ptr<T>(),
                    ptr<T>(c0), w_hh.data_ptr<T>(), ptr<T>(b_hh), ptr<T>(w_hr), ptr<T>(e0), lens,
                    out.data_ptr<T>(), hn.data_ptr<T>(), ptr<T>(cn), ptr<T>(save), ptr<T>(cs), ptr<T>(hraw)};
       scan_forward<Cell, T>(a);
@@ -156,7 +158,7 @@ std::vector<Tensor> backward(int64_t kernel, const Tensor& x, const OptTensor& w
                              const OptTensor& lengths, const Tensor& h0, const OptTensor& c0, const Tensor& out,
                              const OptTensor& save, const OptTensor& cs, const OptTensor& hraw, const Tensor& dout,
                              const Tensor& dhn, const OptTensor& dcn, std::vector<bool> need,
-                             int64_t gemm_threads, int64_t scan_threads) {
+                             int64_t gemm_threads, int64_t scan_threads, int64_t split) {
   std::vector<Tensor> res(8);
   TORCH_CHECK(need.size() == 6, "need must hold 6 flags");
   dispatch_cell(kernel, [&](auto cell) {
@@ -207,6 +209,7 @@ std::vector<Tensor> backward(int64_t kernel, const Tensor& x, const OptTensor& w
     dispatch_dtype(out, [&](auto zero) {
       using T = decltype(zero);
       BwdArgs<T> a{steps,           B,          H,           P,           static_cast<int>(scan_threads),
+                   static_cast<int>(split),
                    w_hh.data_ptr<T>(), ptr<T>(w_hr), ptr<T>(e0), lens,      h0.data_ptr<T>(),
                    ptr<T>(c0),      out.data_ptr<T>(), ptr<T>(save), ptr<T>(cs), ptr<T>(hraw),
                    dout.data_ptr<T>(), dhn.data_ptr<T>(), ptr<T>(dcn), dxg.data_ptr<T>(), dhg.data_ptr<T>(),

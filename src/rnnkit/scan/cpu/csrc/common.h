@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #if defined(__linux__)
@@ -118,7 +119,8 @@ inline T sigmoid_(T x) {
 // hands its core to the thread it is waiting for instead of competing with it.
 class SpinBarrier {
  public:
-  explicit SpinBarrier(int n) : n_(n) {}
+  explicit SpinBarrier(int n = 1) : n_(n) {}
+  void init(int n) { n_ = n; }
   void wait() {
     if (n_ <= 1) return;
     const int gen = gen_.load(std::memory_order_acquire);
@@ -177,21 +179,74 @@ inline int useful_threads(long H, int nthreads, int W) {
   return n > 0 ? n : 1;
 }
 
-// 64-byte aligned scratch memory owned by a kernel call.
+// How the threads of a scan share the work. Batch rows are independent through time, so with enough
+// rows each thread takes whole rows and runs the sequence with NO barrier ("rows"); otherwise the
+// threads split the hidden units of every gate and meet at a barrier each step ("units").
+struct Layout {
+  int threads;  // total
+  int groups;   // row groups (each runs independently)
+  int members;  // threads per group, each owning a slice of the units
+};
+
+enum class Split { kAuto = 0, kRows = 1, kUnits = 2 };
+
+// `mr`: rows of the GEMM register tile; `u_bytes`: size of U; `work`: multiply-adds per step.
+inline Layout choose_layout(int threads, Split split, long B, long H, long P, int W, int mr, long u_bytes,
+                            long work) {
+  const int n = threads < 1 ? 1 : threads;
+  const int unit_threads = std::min(useful_threads(H, n, W), useful_threads(P, n, W));
+  const int row_threads = static_cast<int>(std::min<long>(n, (B + mr - 1) / mr));
+  if (n == 1 || (unit_threads == 1 && row_threads == 1)) return {1, 1, 1};
+  if (split == Split::kRows) return {row_threads, row_threads, 1};
+  if (split == Split::kUnits) return {unit_threads, 1, unit_threads};
+  // rows: every thread needs all of U each step, fine while U stays in its L2 or the rows amortise it
+  const bool rows_pay = row_threads == n && (u_bytes <= (3L << 19) || B / n >= 32);
+  if (rows_pay) return {n, n, 1};
+  if (work < 96L * 1024) return {1, 1, 1};  // a barrier per step costs more than a second core saves
+  return {unit_threads, 1, unit_threads};
+}
+
+// One thread's share under a layout: rows [r0, r1), hidden units hs, outputs ps (proj) or hs.
+struct Part {
+  long r0, r1;
+  Slice hs, ps;
+  int group, member;
+  long rows() const { return r1 - r0; }
+};
+
+inline Part part_of(const Layout& L, int tid, long B, long H, long P, bool proj, int W, int mr) {
+  const int g = tid / L.members, m = tid % L.members;
+  long chunk = (B + L.groups - 1) / L.groups;
+  chunk = (chunk + mr - 1) / mr * mr;
+  const long r0 = std::min(B, chunk * g), r1 = std::min(B, chunk * (g + 1));
+  const Slice hs = slice_of(H, L.members, m, W);
+  return {r0, r1, hs, proj ? slice_of(P, L.members, m, W) : hs, g, m};
+}
+
+// One barrier per row group (members of a group meet each step; groups never wait for each other).
+class GroupBarriers {
+ public:
+  explicit GroupBarriers(const Layout& L) : b_(new SpinBarrier[L.groups]) {
+    for (int g = 0; g < L.groups; ++g) b_[g].init(L.members);
+  }
+  SpinBarrier& operator[](int g) { return b_[g]; }
+
+ private:
+  std::unique_ptr<SpinBarrier[]> b_;
+};
+
+// 64-byte aligned scratch memory owned by a kernel call; zero-filled only when asked.
 template <class T>
 struct Buffer {
   T* data = nullptr;
-  Buffer() = default;
-  explicit Buffer(long n) { reset(n); }
+  explicit Buffer(long n, bool zero = false) {
+    const size_t bytes = (static_cast<size_t>(n > 0 ? n : 1) * sizeof(T) + 63) / 64 * 64;
+    data = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (zero) std::memset(data, 0, bytes);
+  }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   ~Buffer() { std::free(data); }
-  void reset(long n) {
-    std::free(data);
-    size_t bytes = (static_cast<size_t>(n > 0 ? n : 1) * sizeof(T) + 63) / 64 * 64;
-    data = static_cast<T*>(std::aligned_alloc(64, bytes));
-    std::memset(data, 0, bytes);
-  }
 };
 
 }  // namespace rnnkit

@@ -1,5 +1,5 @@
 // rnnkit fused CPU kernels: the forward scan (training saves what backward needs; inference nothing).
-// Shape legend in common.h; structure in scan.h.
+// Shape legend in common.h; structure and thread layouts in scan.h.
 #include <omp.h>
 
 #include "cells.h"
@@ -8,19 +8,24 @@
 
 namespace rnnkit {
 
-int choose_threads(int requested, long H, long P, int W) {
-  const int n = requested < 1 ? 1 : requested;
-  return std::min(useful_threads(H, n, W), useful_threads(P, n, W));
+template <class T>
+Layout scan_layout(int threads, int split, long B, long G, long H, long P) {
+  return choose_layout(threads, static_cast<Split>(split), B, H, P, Simd<T>::W, Tile<T>::MR,
+                       static_cast<long>(G * H * P * sizeof(T)), B * G * H * P);
 }
+template Layout scan_layout<float>(int, int, long, long, long, long);
+template Layout scan_layout<double>(int, int, long, long, long, long);
 
+// Rows [p.r0, p.r1) x units p.hs of step t. hg: this thread's U h + b_hh, row b at hg[(b - r0) * ldc].
 template <class Cell, class T, bool kSave>
-static inline void pointwise_rows(const FwdArgs<T>& a, long t, const Slice& hs, const T* hg, long ldc,
-                                  const T* hprev, const T* cprev, T* ccur, T* hdst, long ldh) {
+static inline void pointwise_rows(const FwdArgs<T>& a, long t, const Part& p, const T* hg, long ldc,
+                                  const T* hprev, const T* cprev, T* ccur, T* hdst) {
   constexpr int G = Cell::G, S = Cell::S;
   const long B = a.B, H = a.H;
-  for (long b = 0; b < B; ++b) {
+  const Slice& hs = p.hs;
+  for (long b = p.r0; b < p.r1; ++b) {
     const bool live = !a.lengths || t < a.lengths[b];
-    T* h = hdst + b * ldh;
+    T* h = hdst + b * H;
     T* c = Cell::kCell ? ccur + b * H : nullptr;
     const T* cp = Cell::kCell ? cprev + b * H : nullptr;
     if (!live) {
@@ -31,7 +36,7 @@ static inline void pointwise_rows(const FwdArgs<T>& a, long t, const Slice& hs, 
     }
     FwdRow<T> r;
     r.x = a.xg + (t * B + b) * G * H;
-    r.hg = hg + b * ldc - hs.begin;
+    r.hg = hg + (b - p.r0) * ldc - hs.begin;
     r.xs = H;
     r.hs = hs.size();
     r.H = H;
@@ -51,31 +56,32 @@ void scan_forward(const FwdArgs<T>& a) {
   const long steps = a.steps, B = a.B, H = a.H, P = a.P;
   const bool proj = a.w_hr != nullptr;
   const bool keep_c = Cell::kCell && a.cs != nullptr;
-  const int nt = choose_threads(a.threads, H, P, Simd<T>::W);
-  SpinBarrier barrier(nt);
+  const Layout L = scan_layout<T>(a.threads, a.split, B, G, H, P);
+  GroupBarriers barriers(L);
   // shared scratch: c of the last two steps when not kept per step, h before the projection
   Buffer<T> cbuf(Cell::kCell && !keep_c ? 2 * B * H : 0);
   Buffer<T> hraw_buf(proj && !a.hraw ? B * H : 0);
 
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(L.threads)
   {
-    const int tid = omp_get_thread_num();
-    const Slice hs = slice_of(H, nt, tid, Simd<T>::W);
-    const Slice ps = proj ? slice_of(P, nt, tid, Simd<T>::W) : hs;
-    const long Hs = hs.size(), N = G * Hs, np = Tile<T>::panels(N), ldc = Tile<T>::padded(N);
+    const Part p = part_of(L, L.threads > 1 ? omp_get_thread_num() : 0, B, H, P, proj, Simd<T>::W, Tile<T>::MR);
+    SpinBarrier& barrier = barriers[p.group];
+    const Slice hs = p.hs, ps = p.ps;
+    const long M = p.rows(), Hs = hs.size(), N = G * Hs, np = Tile<T>::panels(N), ldc = Tile<T>::padded(N);
     // this thread's columns of U^T (P, G*Hs): gate g, unit j -> row g*H + j of w_hh
-    Buffer<T> up(np * P * NR), bias(ldc), hg(B * ldc);
+    Buffer<T> up(np * P * NR), bias(ldc), hg(M * ldc);
     pack_panels<T>(P, N, [&](long k, long n) { return a.w_hh[((n / Hs) * H + hs.begin + n % Hs) * P + k]; },
                    up.data);
     if (a.b_hh) pack_bias<T>(N, [&](long n) { return a.b_hh[(n / Hs) * H + hs.begin + n % Hs]; }, bias.data);
     // projection: this thread's columns of w_hr^T (H, Ps)
     const long Ps = ps.size(), npp = proj ? Tile<T>::panels(Ps) : 0, ldp = Tile<T>::padded(Ps);
-    Buffer<T> rp(proj ? npp * H * NR : 0), pc(proj ? B * ldp : 0);
+    Buffer<T> rp(proj ? npp * H * NR : 0), pc(proj ? M * ldp : 0);
     if (proj) pack_panels<T>(H, Ps, [&](long k, long n) { return a.w_hr[(ps.begin + n) * H + k]; }, rp.data);
+    const bool work = M > 0 && Hs > 0;
 
     for (long t = 0; t < steps; ++t) {
       const T* hprev = t ? a.out + (t - 1) * B * P : a.h0;  // (B, P)
-      if (Hs > 0) gemm_packed<T>(B, P, hprev, P, up.data, np, hg.data, ldc, a.b_hh ? bias.data : nullptr);
+      if (work) gemm_packed<T>(M, P, hprev + p.r0 * P, P, up.data, np, hg.data, ldc, a.b_hh ? bias.data : nullptr);
       const T* cprev = nullptr;
       T* ccur = nullptr;
       if (Cell::kCell) {
@@ -89,23 +95,23 @@ void scan_forward(const FwdArgs<T>& a) {
       }
       T* hdst = proj ? (a.hraw ? a.hraw + t * B * H : hraw_buf.data) : a.out + t * B * P;  // (B, H)
       if (a.save)
-        pointwise_rows<Cell, T, true>(a, t, hs, hg.data, ldc, hprev, cprev, ccur, hdst, H);
+        pointwise_rows<Cell, T, true>(a, t, p, hg.data, ldc, hprev, cprev, ccur, hdst);
       else
-        pointwise_rows<Cell, T, false>(a, t, hs, hg.data, ldc, hprev, cprev, ccur, hdst, H);
+        pointwise_rows<Cell, T, false>(a, t, p, hg.data, ldc, hprev, cprev, ccur, hdst);
       barrier.wait();
       if (proj) {
-        if (Ps > 0) gemm_packed<T>(B, H, hdst, H, rp.data, npp, pc.data, ldp, nullptr);
+        if (M > 0 && Ps > 0) gemm_packed<T>(M, H, hdst + p.r0 * H, H, rp.data, npp, pc.data, ldp, nullptr);
         T* o = a.out + t * B * P;
-        for (long b = 0; b < B; ++b)
-          for (long n = 0; n < Ps; ++n) o[b * P + ps.begin + n] = pc.data[b * ldp + n];
+        for (long b = p.r0; b < p.r1; ++b)
+          for (long n = 0; n < Ps; ++n) o[b * P + ps.begin + n] = pc.data[(b - p.r0) * ldp + n];
         barrier.wait();
       }
     }
     // final state at each sequence's own last step; each thread copies what it wrote
-    for (long b = 0; b < B; ++b) {
+    for (long b = p.r0; b < p.r1; ++b) {
       const long last = a.lengths ? a.lengths[b] - 1 : steps - 1;
       const T* o = a.out + (last * B + b) * P;
-      for (long p = ps.begin; p < ps.end; ++p) a.hn[b * P + p] = o[p];
+      for (long q = ps.begin; q < ps.end; ++q) a.hn[b * P + q] = o[q];
       if (Cell::kCell) {
         const T* c = keep_c ? a.cs + ((steps - 1) * B + b) * H : cbuf.data + (((steps - 1) & 1) * B + b) * H;
         for (long j = hs.begin; j < hs.end; ++j) a.cn[b * H + j] = c[j];
@@ -114,7 +120,7 @@ void scan_forward(const FwdArgs<T>& a) {
   }
 }
 
-#define RNNKIT_INSTANTIATE(C)                              \
+#define RNNKIT_INSTANTIATE(C)                                  \
   template void scan_forward<C, float>(const FwdArgs<float>&); \
   template void scan_forward<C, double>(const FwdArgs<double>&);
 RNNKIT_CELLS(RNNKIT_INSTANTIATE)

@@ -165,7 +165,7 @@ template <class T>
 void matmul(long M, long N, long K, Operand<T> A, Operand<T> Bm, T* C, long ldc, const T* bias, bool accumulate,
             int threads) {
   constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, NV = Tile<T>::NV;
-  constexpr long KC = 256, MC = 24 * MR;
+  constexpr long KC = 1024, MC = 24 * MR;  // measured: KC 1024 > 512 > 256 by ~5% each on Zen 5
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)

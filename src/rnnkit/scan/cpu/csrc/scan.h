@@ -4,9 +4,12 @@
 // Structure (haste's): W x for all steps is one GEMM done by the caller (xg); per step ONE small GEMM
 // for U h and ONE fused pointwise pass; the backward pass is a reverse loop with a fused pointwise pass
 // and one GEMM per step, the weight gradients being large GEMMs after it (done by the caller from dhg).
-// Threads: ONE parallel region for the whole sequence. Each thread owns a slice of the hidden units
-// across all G gates, packs its slice of U once, and per step runs its GEMM slice then its pointwise
-// slice; one barrier per step (two with a projection).
+// Threads: ONE parallel region for the whole sequence, in one of two layouts (common.h):
+//   rows  — each thread owns whole batch rows, packs all of U and runs the sequence with no barrier
+//           (rows are independent through time); chosen when U stays in L2 or the rows amortise it;
+//   units — each thread owns a slice of the hidden units across all G gates, packs its slice of U, and
+//           per step runs its GEMM slice then its pointwise slice; one barrier per step (two with a
+//           projection).
 //
 // Variable lengths: `lengths` (B) or null. Padding is a suffix (t >= lengths[b]): there the output is
 // zero, the state is carried, and the backward pass sends no gradient. The final state is the state at
@@ -17,12 +20,14 @@
 
 #include <cstdint>
 
+#include "common.h"
+
 namespace rnnkit {
 
 template <class T>
 struct FwdArgs {
   long steps, B, H, P;
-  int threads;
+  int threads, split;       // threads to use; Split (common.h): 0 auto, 1 rows, 2 units
   const T* xg;              // (T, B, G*H)  W x + b_ih
   const T* h0;              // (B, P)
   const T* c0;              // (B, H) or null (cells without c)
@@ -42,7 +47,7 @@ struct FwdArgs {
 template <class T>
 struct BwdArgs {
   long steps, B, H, P;
-  int threads;
+  int threads, split;
   const T* w_hh;            // (G*H, P)
   const T* w_hr;            // (P, H) or null
   const T* e0;              // (H) or null
@@ -101,8 +106,8 @@ void scan_backward(const BwdArgs<T>& a);
 template <class Cell, class T>
 void scan_step(const StepArgs<T>& a);
 
-// The threads that get a non-empty slice of H (and of P) when `requested` are asked for (the caller
-// decides whether a step is large enough to be worth splitting).
-int choose_threads(int requested, long H, long P, int simd_width);
+// The thread layout of a scan (forward and backward use the same; see choose_layout in common.h).
+template <class T>
+Layout scan_layout(int threads, int split, long B, long G, long H, long P);
 
 }  // namespace rnnkit

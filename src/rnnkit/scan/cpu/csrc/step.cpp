@@ -17,7 +17,8 @@ void scan_step(const StepArgs<T>& a) {
   constexpr int G = Cell::G;
   const long L = a.L, B = a.B, I = a.I, H = a.H, P = a.P;
   const bool proj = a.w_hr[0] != nullptr;
-  const int nt = choose_threads(a.threads, H, P, Simd<T>::W);
+  const int nt = std::min(useful_threads(H, std::max(a.threads, 1), Simd<T>::W),
+                          useful_threads(P, std::max(a.threads, 1), Simd<T>::W));
   SpinBarrier barrier(nt);
   Buffer<T> hraw(proj ? B * H : 0);
 
