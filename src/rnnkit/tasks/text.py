@@ -177,11 +177,9 @@ class TextTask(Task):
         return out
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
-        vocab = CharVocab(data.state["chars"])
-        prime = data.state["default_prime"]
-        model.eval()
-        ids = model.sample(vocab.encode(prime, "prime").tolist(), 400, temperature=0.8, seed=cfg.run.seed)
-        text = prime + vocab.decode(ids)
+        text = text_sample(
+            model, CharVocab(data.state["chars"]), data.state["default_prime"], 400, cfg.run.seed
+        )
         atomic_write_text(run_dir / "sample.txt", text + "\n")
         return {"sample": text}
 
@@ -211,7 +209,7 @@ class TextTask(Task):
 
 
 def text_sample(model: nn.Module, vocab: CharVocab, prime: str, steps: int, seed: int = 0) -> str:
-    """``prime`` followed by ``steps`` sampled characters (temperature 0.8) — used by the tour."""
+    """``prime`` followed by ``steps`` characters sampled at temperature 0.8 (``sample.txt``, the tour)."""
     with torch.no_grad():
         return prime + vocab.decode(
             model.eval().sample(vocab.encode(prime, "prime").tolist(), steps, 0.8, seed=seed)
