@@ -98,7 +98,8 @@ def test_lr_schedule_warmup_cosine_linear_and_time_budget():
         OptimConfig(lr=1.0, warmup_steps=0, max_steps=10**6, max_minutes=1.0, min_lr_ratio=0.0)
     )
     assert timed(10, elapsed=30.0) == pytest.approx(0.5)  # half the time budget = half the cosine
-    warm = LRSchedule(OptimConfig(lr=1.0, warmup_steps=10, max_steps=10**6, max_minutes=1.0, min_lr_ratio=0.0))
+    budget = dict(max_steps=10**6, max_minutes=1.0, min_lr_ratio=0.0)
+    warm = LRSchedule(OptimConfig(lr=1.0, warmup_steps=10, **budget))
     assert warm(9, elapsed=30.0) == pytest.approx(warm(10, elapsed=30.0)) == pytest.approx(0.5)  # no jump
     assert warm(4, elapsed=30.0) == pytest.approx(0.25)
     assert LRSchedule(OptimConfig(lr=0.3, warmup_steps=0, schedule="constant"))(999) == 0.3
