@@ -17,15 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 #: expected seconds outside the training loop per demo on 2 idle CPU cores (data, baselines, final
-#: evaluation, plots and samples), measured on tour runs; the first run of music also parses the
-#: chorales (cached afterwards)
+#: evaluation, plots and samples): the CPU time of tour runs with one thread. The first music run also
+#: parses the chorales (cached afterwards); the series demo refits its AR baselines for every split.
 OVERHEAD_S: dict[str, float] = {
-    "text": 20.0,
-    "stocks": 12.0,
+    "text": 10.0,
+    "stocks": 5.0,
     "series": 20.0,
-    "music": 20.0,
-    "jump": 45.0,
-    "compose": 45.0,
+    "music": 6.0,
+    "jump": 12.0,
+    "compose": 26.0,
 }
 MIN_SHARE = 0.3  # the least share of its preset's training minutes a demo gets
 

@@ -126,7 +126,7 @@ def metric_label(key: str) -> tuple[str, bool] | None:
     day = "day" if h == "1" else "days"
     if kind == "dir":
         return f"directional accuracy, {h} {day}", False
-    return f"{kind.upper()} of the {h}-{day} log-return (%)", True
+    return f"{kind.upper()} of the {h}-day log-return (%)", True
 
 
 def get_demo(name: str) -> Demo:

@@ -6,6 +6,7 @@ section, and keep going when one demo fails. Run directories land in the tour's 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -82,6 +83,25 @@ def machine() -> str:
     except OSError:
         pass
     return f"{model}, {os.cpu_count()} CPU cores"
+
+
+def choose_threads(requested: int | None) -> tuple[int | None, str]:
+    """Torch threads for every run and why: ``requested``, else torch's default on an idle machine, else
+    1 — on a machine already busy (1-minute load ≥ 75% of its cores) extra threads wait on each other
+    and make every step several times slower."""
+    import torch
+
+    if requested:
+        return requested, f"{requested} torch thread{'s' if requested > 1 else ''} (--threads)"
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    if cores > 1 and load >= 0.75 * cores:
+        return 1, f"1 torch thread (the machine was busy: load {load:.1f} on {cores} cores)"
+    n = torch.get_num_threads()
+    return None, f"{n} torch thread{'s' if n > 1 else ''}"
 
 
 def prepare_backend(echo: Echo) -> str:
@@ -169,8 +189,12 @@ def run_tour(opts: TourOptions, echo: Echo = print) -> TourResult:
     )
     runs = [DemoRun(d) for d in opts.demos]
     current: DemoRun | None = None
+    threads_before = torch.get_num_threads()
+    threads, threads_note = choose_threads(opts.threads)
+    opts = dataclasses.replace(opts, threads=threads)
     try:
-        facts.backend = prepare_backend(echo)
+        facts.backend = prepare_backend(echo) + "; " + threads_note
+        echo(threads_note)
         for i, run in enumerate(runs, 1):
             current = run
             remaining = [r.demo.name for r in runs[i - 1 :]]
@@ -185,6 +209,8 @@ def run_tour(opts: TourOptions, echo: Echo = print) -> TourResult:
         echo("\ninterrupted: writing the report of what finished")
         if current is not None and current.status == "pending":
             current.status = "interrupted"
+    finally:
+        torch.set_num_threads(threads_before)
     facts.seconds, facts.load_end = budget.elapsed(), _load()
     md, page = write_reports(out, runs, facts)
     return TourResult(runs, facts, md, page)
