@@ -407,3 +407,30 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     md = (tmp_path / "backends-cpu.md").read_text()
     assert "| lstm | nn.LSTM | train | 2,3,16 |" in md and "tokens/s" in md
     assert md in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_step_repacks_when_weights_change(threads, monkeypatch, spy):
+    """The packed weights of the single step are cached; an in-place update (an optimiser step) or a
+    loaded state_dict must be seen by the next step."""
+    monkeypatch.setattr(function_mod, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    layer = make_layer("lstm", 3, 40, num_layers=2, backend="cpu").eval()
+    ref = make_layer("lstm", 3, 40, num_layers=2, backend="reference").eval()
+    x = torch.randn(2, 3)
+    with torch.no_grad():
+        for change in (
+            lambda: None,
+            lambda: layer.weight_hh_l1.mul_(0.5),
+            lambda: layer.bias_ih_l0.add_(1.0),
+        ):
+            change()
+            ref.load_state_dict(layer.state_dict())
+            y, state = layer.step(x)
+            y_ref, state_ref = ref.step(x)
+            torch.testing.assert_close(y, y_ref, **TOL[torch.float32])
+            torch.testing.assert_close(state, state_ref, **TOL[torch.float32])
+        layer.load_state_dict(make_layer("lstm", 3, 40, num_layers=2).state_dict())
+        ref.load_state_dict(layer.state_dict())
+        torch.testing.assert_close(layer.step(x)[0], ref.step(x)[0], **TOL[torch.float32])
+    assert sum(name == "step" for name, _ in spy) == 4

@@ -336,8 +336,11 @@ class RecurrentLayer(nn.Module):
             return None
         if self.regularization.changes_recurrence(self.training):
             return None
-        tensors = (x, *state, *self.parameters())
-        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        if torch.is_grad_enabled() and (
+            x.requires_grad
+            or any(s.requires_grad for s in state)
+            or any(p.requires_grad for p in self.parameters())
+        ):
             return None
         backend = select_backend(self.backend, self.spec, x, bool(self.proj_size))
         if backend.step is None:

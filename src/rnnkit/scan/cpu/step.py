@@ -1,11 +1,17 @@
 """One time step of a whole stack of layers in one native call — the low-overhead path of
 ``RecurrentLayer.step()`` for generation (token-by-token sampling).
 
+The weights are packed into GEMM panels once and the packing is cached while the weights stay the same
+objects with the same data and version (an optimiser step or ``load_state_dict`` bumps the version, so
+the next step repacks).
+
 Shape legend: L = layers, B = batch, I = input size, H = hidden size, P = output size (proj_size or H).
 """
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
@@ -20,6 +26,28 @@ _EMPTY = torch.empty(0)
 #: per layer (w_ih, b_ih, w_hh, b_hh, w_hr, extras)
 LayerWeights = tuple[Tensor, Tensor | None, Tensor, Tensor | None, Tensor | None, dict[str, Tensor]]
 
+#: packed weights of the last few layer stacks stepped: key -> (weak refs, (data_ptr, version)s, packed)
+_CACHE: OrderedDict[tuple, tuple[list, list[tuple[int, int]], list[Tensor]]] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def _packed(kernel: int, flat: list[Tensor], threads: int) -> list[Tensor]:
+    """The weights packed for ``threads`` threads, from the cache when they have not changed."""
+    key = (kernel, threads, *(id(t) for t in flat))
+    stamp = [(t.data_ptr(), t._version) for t in flat]
+    hit = _CACHE.get(key)
+    if hit is not None:
+        refs, old, packed = hit
+        if old == stamp and all(r() is t for r, t in zip(refs, flat, strict=True)):
+            _CACHE.move_to_end(key)
+            return packed
+    with torch.no_grad():
+        packed = load().step_pack(kernel, flat, threads)
+    _CACHE[key] = ([weakref.ref(t) for t in flat], stamp, packed)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return packed
+
 
 def cpu_step(spec: CellSpec, x: Tensor, state: State, weights: Sequence[LayerWeights]) -> State:
     """Advance every layer by one step: x (B, I), state ``(h (L, B, P),)`` or ``(h, c (L, B, H))``
@@ -28,10 +56,12 @@ def cpu_step(spec: CellSpec, x: Tensor, state: State, weights: Sequence[LayerWei
     flat: list[Tensor] = []
     for w_ih, b_ih, w_hh, b_hh, w_hr, extras in weights:
         extra = next(iter(extras.values())) if info["E"] else None
-        for t in (w_ih, b_ih, w_hh, b_hh, w_hr, extra):
-            flat.append(_EMPTY if t is None else t.detach().contiguous())
+        for t in (w_ih, b_ih, w_hh, b_hh, w_hr, extra):  # the binding reads data only: no detach needed
+            flat.append(_EMPTY if t is None else t if t.is_contiguous() else t.contiguous())
+    work = sum(w[0].numel() + w[2].numel() for w in weights) * x.size(0)  # (G*H) x (I + P) per layer
+    threads = threads_for(work)
     h = state[0].contiguous()
     c = state[1].contiguous() if info["cell_state"] else None
-    work = sum(w[0].numel() + w[2].numel() for w in weights) * x.size(0)  # (G*H) x (I + P) per layer
-    h_out, c_out = load().step(kernel, x.detach().contiguous(), h, c, flat, threads_for(work))
+    packed = _packed(kernel, flat, threads)
+    h_out, c_out = load().step(kernel, x.contiguous(), h, c, flat, packed, threads)
     return (h_out, c_out) if info["cell_state"] else (h_out,)

@@ -270,52 +270,88 @@ Tensor mm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, int64_t 
 }
 
 // weights: per layer [w_ih, b_ih, w_hh, b_hh, w_hr, extra], an empty tensor for a missing one.
+StepPackShape step_shape(int64_t G, const std::vector<Tensor>& weights, int64_t threads) {
+  TORCH_CHECK(!weights.empty() && weights.size() % 6 == 0, "weights must hold 6 tensors per layer");
+  const int64_t L = static_cast<int64_t>(weights.size()) / 6;
+  const Tensor& w_ih = weights[0];
+  const Tensor& w_hh = weights[2];
+  TORCH_CHECK(w_ih.dim() == 2 && w_hh.dim() == 2, "w_ih and w_hh must be 2-D");
+  const int64_t H = w_hh.size(0) / G, P = w_hh.size(1), I = w_ih.size(1);
+  const bool proj = weights[4].numel() > 0, bias = weights[1].numel() > 0 || weights[3].numel() > 0;
+  TORCH_CHECK(proj || P == H, "without a projection P must equal H");
+  for (int64_t l = 0; l < L; ++l) {
+    const Tensor* w = weights.data() + 6 * l;
+    check(w[0], "w_ih", w_ih, {G * H, l ? P : I});
+    if (w[1].numel()) check(w[1], "b_ih", w_ih, {G * H});
+    check(w[2], "w_hh", w_ih, {G * H, P});
+    if (w[3].numel()) check(w[3], "b_hh", w_ih, {G * H});
+    if (proj) check(w[4], "w_hr", w_ih, {P, H});
+  }
+  return {L, I, H, P, G, static_cast<int>(threads), proj, bias};
+}
+
+// -> per layer [w_ih, b_ih, w_hh, b_hh, w_hr] packed for `step` with `threads` threads.
+std::vector<Tensor> pack_for_step(int64_t kernel, const std::vector<Tensor>& weights, int64_t threads) {
+  std::vector<Tensor> res;
+  dispatch_cell(kernel, [&](auto cell) {
+    using Cell = decltype(cell);
+    const StepPackShape s = step_shape(Cell::G, weights, threads);
+    auto opts = weights[0].options();
+    for (int64_t l = 0; l < s.L; ++l) {
+      long sizes[5];
+      s.sizes(l, static_cast<int>(weights[0].element_size()), sizes);
+      Tensor parts[5];
+      for (int k = 0; k < 5; ++k) parts[k] = at::empty({sizes[k]}, opts);
+      dispatch_dtype(weights[0], [&](auto zero) {
+        using T = decltype(zero);
+        const Tensor* w = weights.data() + 6 * l;
+        auto p = [&](const Tensor& t) { return t.numel() ? t.data_ptr<T>() : nullptr; };
+        T* out[5];
+        for (int k = 0; k < 5; ++k) out[k] = parts[k].data_ptr<T>();
+        step_pack<T>(s, l, p(w[0]), p(w[1]), p(w[2]), p(w[3]), p(w[4]), out);
+      });
+      for (auto& t : parts) res.push_back(t);
+    }
+  });
+  return res;
+}
+
+// One step of every layer with weights packed by `step_pack` (same weights and threads).
 // -> [h_out (L,B,P), c_out (L,B,H) | None]
 std::vector<Tensor> step(int64_t kernel, const Tensor& x, const Tensor& h, const OptTensor& c,
-                         const std::vector<Tensor>& weights, int64_t threads) {
+                         const std::vector<Tensor>& weights, const std::vector<Tensor>& packed, int64_t threads) {
   std::vector<Tensor> res(2);
   dispatch_cell(kernel, [&](auto cell) {
     using Cell = decltype(cell);
-    TORCH_CHECK(x.dim() == 2 && h.dim() == 3, "x must be (B, I) and h (L, B, P)");
-    const int64_t L = h.size(0), B = x.size(0), I = x.size(1), P = h.size(2);
-    TORCH_CHECK(static_cast<int64_t>(weights.size()) == 6 * L, "weights must hold 6 tensors per layer");
-    const int64_t H = weights[2].size(0) / Cell::G;
-    const bool proj = weights[4].numel() > 0;
-    TORCH_CHECK(proj || P == H, "without a projection P must equal H");
-    check(x, "x", x, {B, I});
+    const StepPackShape s = step_shape(Cell::G, weights, threads);
+    const int64_t L = s.L, H = s.H, P = s.P;
+    TORCH_CHECK(x.dim() == 2, "x must be (B, I), got ", x.sizes());
+    const int64_t B = x.size(0);
+    check(x, "x", weights[0], {B, s.I});
     check(h, "h", x, {L, B, P});
     if (Cell::kCell) {
       TORCH_CHECK(c.has_value() && c->defined(), "c is required by ", Cell::kName);
       check(*c, "c", x, {L, B, H});
     }
+    TORCH_CHECK(static_cast<int64_t>(packed.size()) == 5 * L, "packed must hold 5 tensors per layer");
     for (int64_t l = 0; l < L; ++l) {
-      const Tensor* w = weights.data() + 6 * l;
-      check(w[0], "w_ih", x, {Cell::G * H, l ? P : I});
-      if (w[1].numel()) check(w[1], "b_ih", x, {Cell::G * H});
-      check(w[2], "w_hh", x, {Cell::G * H, P});
-      if (w[3].numel()) check(w[3], "b_hh", x, {Cell::G * H});
-      if (proj) check(w[4], "w_hr", x, {P, H});
-      if (Cell::E) check(w[5], "extra", x, {H});
+      long sizes[5];
+      s.sizes(l, static_cast<int>(x.element_size()), sizes);
+      for (int k = 0; k < 5; ++k)
+        TORCH_CHECK(packed[5 * l + k].numel() == sizes[k] && packed[5 * l + k].scalar_type() == x.scalar_type() &&
+                        packed[5 * l + k].is_contiguous(),
+                    "packed weights do not match these weights and threads (pack them with step_pack)");
+      if (Cell::E) check(weights[6 * l + 5], "extra", x, {H});
     }
     auto opts = x.options();
     Tensor h_out = at::empty({L, B, P}, opts);
     Tensor c_out = Cell::kCell ? at::empty({L, B, H}, opts) : Tensor();
     dispatch_dtype(x, [&](auto zero) {
       using T = decltype(zero);
-      std::vector<const T*> p(6 * L);
-      for (int64_t k = 0; k < 6 * L; ++k) p[k] = weights[k].numel() ? weights[k].data_ptr<T>() : nullptr;
-      std::vector<const T*> w_ih(L), b_ih(L), w_hh(L), b_hh(L), w_hr(L), e0(L);
-      for (int64_t l = 0; l < L; ++l) {
-        w_ih[l] = p[6 * l];
-        b_ih[l] = p[6 * l + 1];
-        w_hh[l] = p[6 * l + 2];
-        b_hh[l] = p[6 * l + 3];
-        w_hr[l] = p[6 * l + 4];
-        e0[l] = p[6 * l + 5];
-      }
-      StepArgs<T> a{L,           B,           I,           H,           P,
-                    static_cast<int>(threads), x.data_ptr<T>(), h.data_ptr<T>(), ptr<T>(c), w_ih.data(),
-                    b_ih.data(), w_hh.data(), b_hh.data(), w_hr.data(), e0.data(),
+      std::vector<const T*> pk(5 * L), e0(L);
+      for (int64_t k = 0; k < 5 * L; ++k) pk[k] = packed[k].numel() ? packed[k].data_ptr<T>() : nullptr;
+      for (int64_t l = 0; l < L; ++l) e0[l] = Cell::E ? weights[6 * l + 5].data_ptr<T>() : nullptr;
+      StepArgs<T> a{s,     B, x.data_ptr<T>(), h.data_ptr<T>(), ptr<T>(c), pk.data(), e0.data(),
                     h_out.data_ptr<T>(), ptr<T>(c_out)};
       scan_step<Cell, T>(a);
     });
@@ -331,6 +367,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("kernel_info", &kernel_info, "the cells with a fused kernel: name, G, S, E, cell_state, split");
   m.def("forward", &forward, "forward scan over a whole sequence");
   m.def("backward", &backward, "backward scan over a whole sequence");
+  m.def("step_pack", &pack_for_step, "pack a layer stack's weights for step");
   m.def("step", &step, "one time step of a stack of layers");
   m.def("mm", &mm, "matrix product with rnnkit's GEMM");
 }

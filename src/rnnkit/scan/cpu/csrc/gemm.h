@@ -5,8 +5,6 @@
 // M = B (batch rows), K = P or G*H, N = the columns one thread owns. Bm is packed once per call into
 // panels of NR = NV*W columns (K × NR contiguous, zero-padded past N); a register-blocked micro-kernel
 // keeps an MR × NR tile of C in registers while it streams one panel and MR rows of A.
-// `rowdot` is the unpacked variant for a single step (generation), where packing would cost as much
-// as the product itself.
 #pragma once
 
 #include <omp.h>
@@ -115,45 +113,6 @@ template <class T, class Src>
 void pack_bias(long N, Src src, T* dst) {
   const long n_pad = Tile<T>::padded(N);
   for (long n = 0; n < n_pad; ++n) dst[n] = n < N ? src(n) : T(0);
-}
-
-// C[m*ldc + n] = (bias ? bias[row(n)] : 0) + dot(A[m, :K], Wm[row(n), :K]) for n < N, m < M, with Wm
-// row-major (ld = K) and row(n) given by `row`. Unpacked: one pass over the weights, for one step.
-template <class T, class Row>
-void rowdot(long M, long K, const T* A, long lda, const T* Wm, const T* bias, long N, Row row, T* C,
-            long ldc) {
-  using S = Simd<T>;
-  using V = typename S::V;
-  constexpr int W = S::W, R = 4, MB = 4;
-  const long Kv = K / W * W;
-  for (long m0 = 0; m0 < M; m0 += MB) {
-    const int mb = static_cast<int>(std::min<long>(MB, M - m0));
-    for (long n0 = 0; n0 < N; n0 += R) {
-      const int nr = static_cast<int>(std::min<long>(R, N - n0));
-      const T* w[R];
-      for (int i = 0; i < R; ++i) w[i] = Wm + row(n0 + std::min(i, nr - 1)) * K;
-      V acc[MB][R];
-      for (int m = 0; m < MB; ++m)
-        for (int i = 0; i < R; ++i) acc[m][i] = V{};
-      for (long k = 0; k < Kv; k += W) {
-        V wv[R];
-        RNNKIT_UNROLL for (int i = 0; i < R; ++i) wv[i] = S::load(w[i] + k);
-        for (int m = 0; m < mb; ++m) {
-          const V av = S::load(A + (m0 + m) * lda + k);
-          RNNKIT_UNROLL for (int i = 0; i < R; ++i) acc[m][i] += wv[i] * av;
-        }
-      }
-      for (int m = 0; m < mb; ++m) {
-        const T* a = A + (m0 + m) * lda;
-        for (int i = 0; i < nr; ++i) {
-          T s = 0;
-          for (int l = 0; l < W; ++l) s += acc[m][i][l];
-          for (long k = Kv; k < K; ++k) s += a[k] * w[i][k];
-          C[(m0 + m) * ldc + n0 + i] = s + (bias ? bias[row(n0 + i)] : T(0));
-        }
-      }
-    }
-  }
 }
 
 // ---- large products (input projection, weight gradients) ------------------------------------------

@@ -68,18 +68,29 @@ struct BwdArgs {
   T* dH;                    // (T, B, P) dL/dh_t in total (for dL/dw_hr), or null without projection
 };
 
+// Weights of a layer stack packed for `scan_step` (step.cpp): per layer, per thread of the step's layout,
+// the thread's columns of w_ihᵀ, U^T and w_hrᵀ in GEMM panels and its biases, threads back to back.
+// Packed once (the caller caches it while the weights do not change).
+struct StepPackShape {
+  long L, I, H, P, G;
+  int threads;  // the step's thread count (the packing depends on it)
+  bool proj, bias;
+  // element counts of layer l's packed w_ih, b_ih, w_hh, b_hh, w_hr for element size `elem`
+  void sizes(long l, int elem, long out[5]) const;
+};
+
+template <class T>
+void step_pack(const StepPackShape& s, long l, const T* w_ih, const T* b_ih, const T* w_hh, const T* b_hh,
+               const T* w_hr, T* out[5]);
+
 template <class T>
 struct StepArgs {
-  long L, B, I, H, P;
-  int threads;
+  StepPackShape shape;
+  long B;
   const T* x;               // (B, I)     input of the first layer
   const T* h;               // (L, B, P)  h_{t-1} per layer
   const T* c;               // (L, B, H)  c_{t-1} per layer, or null
-  const T* const* w_ih;     // per layer (G*H, I or P)
-  const T* const* b_ih;     // per layer (G*H) or null
-  const T* const* w_hh;     // per layer (G*H, P)
-  const T* const* b_hh;     // per layer (G*H) or null
-  const T* const* w_hr;     // per layer (P, H) or null
+  const T* const* packed;   // per layer 5 pointers: packed w_ih, b_ih, w_hh, b_hh, w_hr (step_pack)
   const T* const* e0;       // per layer (H) or null
   T* h_out;                 // (L, B, P)  h_t per layer; the output is h_out[L-1]
   T* c_out;                 // (L, B, H) or null
