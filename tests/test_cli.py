@@ -94,16 +94,11 @@ def test_generate_and_evaluate_without_a_run(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_placeholders_say_which_issue_and_fail(capsys):
-    """Commands whose task has not landed yet exit non-zero and name the issue that brings them."""
-    import importlib
-
-    for name in cli.COMMANDS:
-        module = importlib.import_module(f"rnnkit.commands.{name}")
-        issue = getattr(module, "PLACEHOLDER_ISSUE", None)
-        if issue is not None:
-            assert run_cli(name, "anything") == 2
-            assert issue in capsys.readouterr().err
+def test_forecast_without_a_run(tmp_path, capsys):
+    assert run_cli("forecast", "--out-dir", tmp_path / "none") == 2
+    assert "no trained stocks run" in capsys.readouterr().err
+    assert run_cli("forecast", tmp_path / "nothing-here") == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_ctrl_c_in_a_real_process_saves_and_resumes(tmp_path):

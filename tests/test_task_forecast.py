@@ -54,6 +54,13 @@ def test_stocks_task_on_a_user_csv(tmp_path, capsys):
     rows = pd.read_csv(out)
     assert rows["days_ahead"].tolist() == [1, 5] and (rows["close"] == rows["close"].iloc[0]).all()
     np.testing.assert_allclose(rows["forecast"], rows["close"] * np.exp(rows["log_return"]))
+    # the same through the command line
+    from rnnkit import cli
+
+    out2 = tmp_path / "next-cli.csv"
+    assert cli.main(["forecast", str(run), "--out", str(out2)]) == 0
+    assert capsys.readouterr().out.strip() == table.strip()
+    pd.testing.assert_frame_equal(pd.read_csv(out2), rows)
 
 
 def series_csv(tmp_path, n: int = 3000) -> str:

@@ -1,24 +1,49 @@
-"""``rnnkit forecast``: placeholder until the stocks / time-series task lands (issue 5, demo 2)."""
+"""``rnnkit forecast``: the next values of a series from a trained ``stocks`` or ``series`` run."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-#: marks a placeholder command (replaced when its issue lands)
-PLACEHOLDER_ISSUE = "issue 5"
-MESSAGE = (
-    "rnnkit forecast is not available yet: it arrives with issue 5 (demo 2, forecasting a series from a "
-    "trained stocks/series run). Meanwhile: rnnkit train --task stocks | series, then rnnkit evaluate."
-)
+from .train import cli_errors
+
+FORECAST_TASKS = ("stocks", "series")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("forecast", help="forecast a series (coming with issue 5)", description=MESSAGE)
-    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p = sub.add_parser(
+        "forecast",
+        help="forecast the next values of a series from a trained stocks/series run",
+        description="Load a trained forecasting run and predict the steps after the end of its data "
+        "(or of another file with the same columns), in the data's own units, next to the naive "
+        "baselines' forecasts.",
+        epilog="examples:\n  rnnkit train --task stocks && rnnkit forecast --task stocks\n"
+        "  rnnkit forecast --task series --csv my.csv --column load --date-column time --out next.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", nargs="?", help="run directory or checkpoint (default: the latest run of --task)")
+    p.add_argument(
+        "--task", choices=FORECAST_TASKS, default="stocks", help="pick the latest run of this task"
+    )
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint")
+    p.add_argument("--csv", metavar="FILE", help="forecast this CSV instead of the run's data")
+    p.add_argument("--column", help="series task: the value column of --csv")
+    p.add_argument("--date-column", help="series task: the date/time column of --csv")
+    p.add_argument("--out", metavar="FILE", help="also write the forecasts to this CSV")
+    p.add_argument("--out-dir", default="runs", help="where to look for the latest run (default runs)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.set_defaults(func=run)
 
 
+@cli_errors("forecast")
 def run(args: argparse.Namespace) -> int:
-    print(MESSAGE, file=sys.stderr)
-    return 2
+    from ..tasks.runner import latest_run, load_run
+
+    path = args.run or latest_run(args.out_dir, args.task)
+    loaded = load_run(path, args.checkpoint, args.device)
+    forecast = getattr(loaded.task, "forecast", None)
+    if forecast is None:
+        raise ValueError(
+            f"run {str(path)!r} is a {loaded.task.name!r} run; rnnkit forecast needs a "
+            f"run of one of {FORECAST_TASKS}"
+        )
+    return forecast(loaded, args)
