@@ -170,3 +170,18 @@ def test_loading_errors(tmp_path):
     save_file({"w": torch.zeros(2)}, tmp_path / "plain.safetensors")
     with pytest.raises(ValueError, match="not an rnnkit checkpoint"):
         load_checkpoint(tmp_path / "plain.safetensors")
+
+
+def test_atomic_writes_respect_the_umask(tmp_path):
+    import os
+
+    from rnnkit.train.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "hello")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").read_text() == "hello"
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
