@@ -237,3 +237,15 @@ def test_blocks_render_markdown_and_self_contained_html(tmp_path):
     assert "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode() in page
     assert "<pre>if a &lt; b:\n    pass</pre>" in page
     assert 'download="song.mid"' in page and 'href="runs/song.mid"' in page
+
+
+def test_one_thread_on_a_busy_machine(monkeypatch):
+    from rnnkit.tour import run as tour_run
+
+    monkeypatch.setattr(tour_run.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(tour_run.os, "getloadavg", lambda: (7.5, 7.0, 6.0))
+    assert tour_run.choose_threads(None)[0] == 1
+    assert "busy: load 7.5 on 2 cores" in tour_run.choose_threads(None)[1]
+    assert tour_run.choose_threads(3)[0] == 3
+    monkeypatch.setattr(tour_run.os, "getloadavg", lambda: (0.2, 0.1, 0.1))
+    assert tour_run.choose_threads(None)[0] is None
