@@ -29,7 +29,7 @@ from rnnkit.tour.blocks import (
     render_html,
     render_markdown,
 )
-from rnnkit.tour.budget import MIN_SHARE, OVERHEAD_S, Budget, preset_minutes
+from rnnkit.tour.budget import MAX_SHARE, MIN_SHARE, OVERHEAD_S, SAFETY, Budget, preset_minutes
 from rnnkit.tour.demos import DEMO_NAMES, metric_label, select
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -185,9 +185,9 @@ def test_budget_shares_the_time_in_proportion_to_the_presets():
     names = list(DEMO_NAMES)
     presets = {n: preset_minutes(n) for n in names}
     roomy = Budget(total_s=3600.0)
-    assert all(roomy.training_minutes(n, names[i:]) == presets[n] for i, n in enumerate(names))
+    assert all(roomy.training_minutes(n, names[i:]) == MAX_SHARE * presets[n] for i, n in enumerate(names))
     assert Budget(total_s=None).training_minutes("text", names) == presets["text"]
-    total = 60 * sum(presets.values()) * 0.5 + sum(OVERHEAD_S.values())
+    total = (60 * sum(presets.values()) * 0.5 + sum(OVERHEAD_S.values())) / SAFETY
     tight = Budget(total_s=total)
     got = {n: tight.training_minutes(n, names) for n in names}  # all still to run, nothing spent yet
     for n in names:
@@ -196,13 +196,11 @@ def test_budget_shares_the_time_in_proportion_to_the_presets():
     late.started -= 120.0
     assert late.training_minutes("jump", ["jump"]) == pytest.approx(MIN_SHARE * presets["jump"], abs=1e-3)
     slow = Budget(total_s=total)
-    slow.finished(
-        "text", wall_s=60.0 * presets["text"] + 3 * OVERHEAD_S["text"], training_s=60.0 * presets["text"]
-    )
+    train_s = 60.0 * presets["text"]
+    slow.finished("text", wall_s=train_s + 3 * OVERHEAD_S["text"], training_s=train_s)
     assert slow.scale() == pytest.approx(3.0)
-    assert slow.training_minutes("stocks", names[1:]) < Budget(total_s=total).training_minutes(
-        "stocks", names[1:]
-    )
+    fresh = Budget(total_s=total)
+    assert slow.training_minutes("stocks", names[1:]) < fresh.training_minutes("stocks", names[1:])
 
 
 def test_blocks_render_markdown_and_self_contained_html(tmp_path):

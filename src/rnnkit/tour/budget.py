@@ -5,9 +5,10 @@ tour cannot cut: loading data, fitting the baselines, evaluating the best checkp
 and writing the outputs. Before each demo the tour takes what is left of the budget, reserves the
 expected overheads of the demos still to run (estimates measured on 2 CPU cores, scaled by how far the
 finished demos' real overheads were from theirs — a busy machine is slower at everything), and gives
-the training loops the rest in proportion to their ``tour`` presets, never more than the preset and
-never less than :data:`MIN_SHARE` of it (so a slow machine makes the tour longer, not its models
-meaningless).
+the training loops the rest in proportion to their ``tour`` presets: at least :data:`MIN_SHARE` of a
+preset (so a slow machine makes the tour longer, not its models meaningless) and at most
+:data:`MAX_SHARE` times it (time left by demos that finish early — their presets also cap the steps —
+goes to the ones after them). The plan ends at :data:`SAFETY` of the budget.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ OVERHEAD_S: dict[str, float] = {
     "compose": 26.0,
 }
 MIN_SHARE = 0.3  # the least share of its preset's training minutes a demo gets
+MAX_SHARE = 2.0  # the most, when earlier demos left time over
+SAFETY = 0.95  # plan to finish at this share of the budget (overheads are estimates)
 
 
 def preset_minutes(task: str) -> float:
@@ -64,11 +67,11 @@ class Budget:
         preset = preset_minutes(demo)
         if self.total_s is None:
             return preset
-        left = self.total_s - self.elapsed()
+        left = SAFETY * self.total_s - self.elapsed()
         reserve = self.scale() * sum(OVERHEAD_S.get(d, 30.0) for d in remaining)
         presets = sum(preset_minutes(d) for d in remaining)
         share = max(0.0, left - reserve) / 60.0 * preset / presets
-        return round(min(preset, max(MIN_SHARE * preset, share)), 3)
+        return round(min(MAX_SHARE * preset, max(MIN_SHARE * preset, share)), 3)
 
     def finished(self, demo: str, wall_s: float, training_s: float) -> None:
         """Record a finished demo's real overhead (wall time minus its training loop)."""
