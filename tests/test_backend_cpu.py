@@ -290,6 +290,7 @@ def test_supports_refuses_what_it_cannot_run():
     assert cpu_mod.supports(spec, torch.randn(2, 2, 3), False) is None
     assert "dtype" in cpu_mod.supports(spec, torch.randn(2, 2, 3, dtype=torch.float16), False)
     assert "meta" in cpu_mod.supports(spec, torch.empty(2, 2, 3, device="meta"), False)
+    assert "empty" in cpu_mod.supports(spec, torch.empty(2, 0, 3), False)
     assert "proj_size" in cpu_mod.supports(get_cell("gru").make_spec(), torch.randn(2, 2, 3), True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert "autocast" in cpu_mod.supports(spec, torch.randn(2, 2, 3), False)

@@ -31,6 +31,8 @@ def supports(spec: CellSpec, x: Tensor, has_proj: bool) -> str | None:
         return f"input on {x.device}, the cpu backend needs CPU tensors"
     if x.dtype not in DTYPES:
         return f"dtype {x.dtype} (the cpu backend runs float32 and float64)"
+    if x.numel() == 0:
+        return f"empty input of shape {tuple(x.shape)}"
     if torch.is_autocast_enabled("cpu"):
         return "CPU autocast is on (the cpu backend computes in the input's float32/float64)"
     if has_proj and not info["cell_state"]:

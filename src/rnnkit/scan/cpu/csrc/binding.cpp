@@ -45,6 +45,13 @@ void check(const Tensor& t, const char* name, const Tensor& ref, std::vector<int
               ", got ", t.sizes());
 }
 
+// A new uninitialised tensor; large ones get huge pages before their first touch.
+Tensor empty(at::IntArrayRef shape, const at::TensorOptions& opts) {
+  Tensor t = at::empty(shape, opts);
+  advise_huge_pages(t.data_ptr(), t.nbytes());
+  return t;
+}
+
 template <class T>
 const T* ptr(const OptTensor& t) {
   return t.has_value() && t->defined() ? t->data_ptr<T>() : nullptr;
@@ -87,7 +94,7 @@ Tensor input_projection(const Tensor& x, const OptTensor& w_ih, const OptTensor&
   check(x, "x", x, {steps, B, I});
   check(*w_ih, "w_ih", x, {GH, I});
   if (b_ih.has_value() && b_ih->defined()) check(*b_ih, "b_ih", x, {GH});
-  Tensor xg = at::empty({steps, B, GH}, x.options());
+  Tensor xg = empty({steps, B, GH}, x.options());
   dispatch_dtype(x, [&](auto zero) {
     using T = decltype(zero);
     matmul<T>(steps * B, GH, I, {x.data_ptr<T>(), I, false}, {w_ih->data_ptr<T>(), I, true},
@@ -131,11 +138,11 @@ std::vector<Tensor> forward(int64_t kernel, const Tensor& x, const OptTensor& w_
     }
     const int64_t* lens = lengths_ptr(lengths, B, steps);
     auto opts = xg.options();
-    Tensor out = at::empty({steps, B, P}, opts), hn = at::empty({B, P}, opts);
-    Tensor cn = Cell::kCell ? at::empty({B, H}, opts) : Tensor();
-    Tensor save = training && Cell::S ? at::empty({steps, B, Cell::S * H}, opts) : Tensor();
-    Tensor cs = training && Cell::kCell ? at::empty({steps, B, H}, opts) : Tensor();
-    Tensor hraw = training && proj ? at::empty({steps, B, H}, opts) : Tensor();
+    Tensor out = empty({steps, B, P}, opts), hn = empty({B, P}, opts);
+    Tensor cn = Cell::kCell ? empty({B, H}, opts) : Tensor();
+    Tensor save = training && Cell::S ? empty({steps, B, Cell::S * H}, opts) : Tensor();
+    Tensor cs = training && Cell::kCell ? empty({steps, B, H}, opts) : Tensor();
+    Tensor hraw = training && proj ? empty({steps, B, H}, opts) : Tensor();
     dispatch_dtype(xg, [&](auto zero) {
       using T = decltype(zero);
       FwdArgs<T> a{steps, B, H, P, static_cast<int>(scan_threads), static_cast<int>(split), xg.data_ptr<T>(),
@@ -200,11 +207,11 @@ std::vector<Tensor> backward(int64_t kernel, const Tensor& x, const OptTensor& w
     const int64_t* lens = lengths_ptr(lengths, B, steps);
     auto opts = out.options();
     py::gil_scoped_release nogil;
-    Tensor dxg = at::empty({steps, B, GH}, opts);
-    Tensor dhg = Cell::kSplit ? at::empty({steps, B, GH}, opts) : dxg;
-    Tensor dh0 = at::empty({B, P}, opts);
-    Tensor dc0 = Cell::kCell ? at::empty({B, H}, opts) : Tensor();
-    Tensor dH = proj ? at::empty({steps, B, P}, opts) : Tensor();
+    Tensor dxg = empty({steps, B, GH}, opts);
+    Tensor dhg = Cell::kSplit ? empty({steps, B, GH}, opts) : dxg;
+    Tensor dh0 = empty({B, P}, opts);
+    Tensor dc0 = Cell::kCell ? empty({B, H}, opts) : Tensor();
+    Tensor dH = proj ? empty({steps, B, P}, opts) : Tensor();
     Tensor dx, dw_ih, db_ih, dw_hh, db_hh, dw_hr;
     dispatch_dtype(out, [&](auto zero) {
       using T = decltype(zero);
@@ -220,12 +227,12 @@ std::vector<Tensor> backward(int64_t kernel, const Tensor& x, const OptTensor& w
       if (has_w_ih) {
         const int64_t I = x.size(2);
         if (need[0]) {  // dx = dxg · w_ih
-          dx = at::empty({steps, B, I}, opts);
+          dx = empty({steps, B, I}, opts);
           matmul<T>(TB, I, GH, {dxg.data_ptr<T>(), GH, false}, {w_ih->data_ptr<T>(), I, false},
                     dx.data_ptr<T>(), I, nullptr, false, nt);
         }
         if (need[1]) {  // dw_ih = dxgᵀ · x
-          dw_ih = at::empty({GH, I}, opts);
+          dw_ih = empty({GH, I}, opts);
           matmul<T>(GH, I, TB, {dxg.data_ptr<T>(), GH, true}, {x.data_ptr<T>(), I, false},
                     dw_ih.data_ptr<T>(), I, nullptr, false, nt);
         }
@@ -234,7 +241,7 @@ std::vector<Tensor> backward(int64_t kernel, const Tensor& x, const OptTensor& w
         dx = dxg;
       }
       if (need[3]) {  // dw_hh = Σ_t dhg_tᵀ h_{t-1}, h_{t-1} = out[t-1] (h0 at t = 0)
-        dw_hh = at::empty({GH, P}, opts);
+        dw_hh = empty({GH, P}, opts);
         T* dw = dw_hh.data_ptr<T>();
         const T* g = dhg.data_ptr<T>();
         matmul<T>(GH, P, B, {g, GH, true}, {h0.data_ptr<T>(), P, false}, dw, P, nullptr, false, nt);
@@ -242,7 +249,7 @@ std::vector<Tensor> backward(int64_t kernel, const Tensor& x, const OptTensor& w
       }
       if (need[4] && has_b_hh) db_hh = dhg.sum({0, 1});
       if (need[5] && proj) {  // dw_hr = Σ_t dH_tᵀ hraw_t
-        dw_hr = at::empty({P, H}, opts);
+        dw_hr = empty({P, H}, opts);
         matmul<T>(P, H, TB, {dH.data_ptr<T>(), P, true}, {hraw->data_ptr<T>(), H, false}, dw_hr.data_ptr<T>(),
                   H, nullptr, false, nt);
       }
@@ -259,7 +266,7 @@ Tensor mm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, int64_t 
   const int64_t N = trans_b ? b.size(0) : b.size(1);
   TORCH_CHECK((trans_b ? b.size(1) : b.size(0)) == K, "inner dimensions differ");
   TORCH_CHECK(b.scalar_type() == a.scalar_type(), "a and b must have the same dtype");
-  Tensor c = at::empty({M, N}, a.options());
+  Tensor c = empty({M, N}, a.options());
   py::gil_scoped_release nogil;
   dispatch_dtype(a, [&](auto zero) {
     using T = decltype(zero);
@@ -301,7 +308,7 @@ std::vector<Tensor> pack_for_step(int64_t kernel, const std::vector<Tensor>& wei
       long sizes[5];
       s.sizes(l, static_cast<int>(weights[0].element_size()), sizes);
       Tensor parts[5];
-      for (int k = 0; k < 5; ++k) parts[k] = at::empty({sizes[k]}, opts);
+      for (int k = 0; k < 5; ++k) parts[k] = empty({sizes[k]}, opts);
       dispatch_dtype(weights[0], [&](auto zero) {
         using T = decltype(zero);
         const Tensor* w = weights.data() + 6 * l;
@@ -344,8 +351,8 @@ std::vector<Tensor> step(int64_t kernel, const Tensor& x, const Tensor& h, const
       if (Cell::E) check(weights[6 * l + 5], "extra", x, {H});
     }
     auto opts = x.options();
-    Tensor h_out = at::empty({L, B, P}, opts);
-    Tensor c_out = Cell::kCell ? at::empty({L, B, H}, opts) : Tensor();
+    Tensor h_out = empty({L, B, P}, opts);
+    Tensor c_out = Cell::kCell ? empty({L, B, H}, opts) : Tensor();
     dispatch_dtype(x, [&](auto zero) {
       using T = decltype(zero);
       std::vector<const T*> pk(5 * L), e0(L);
