@@ -45,8 +45,11 @@ class Outcome:
 
 
 def fmt(value: float | None) -> str:
+    """4 decimals below 1 (accuracies, shares line up), 4 significant digits above."""
     if value is None:
         return "—"
+    if abs(value) < 1:
+        return f"{value:.4f}"
     return f"{value:.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
 
 
