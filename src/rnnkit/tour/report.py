@@ -99,7 +99,7 @@ def _overview(runs: Sequence[DemoRun], facts: TourFacts) -> list[Block]:
     )
     blocks.append(
         Text(
-            "These are **short tour runs**: each model trains for about a minute, so its numbers are "
+            "These are **short tour runs**: each model trains for a minute or three, so its numbers are "
             "weaker than those of the full-budget runs that the README reports (`rnnkit train --task "
             "NAME` with the task's defaults; each section names its command). Every metric stands beside "
             "baselines computed **in the same run, on the same split**; ↓ marks metrics where lower is "
