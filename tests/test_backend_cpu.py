@@ -165,16 +165,18 @@ def test_packed_sequence_matches_reference(cell):
 @pytest.mark.parametrize(
     ("split", "threads"), [("auto", 1), ("units", 2), ("units", 3), ("rows", 2), ("rows", 3)]
 )
-def test_thread_layouts_match_reference(cell, split, threads, monkeypatch):
+@pytest.mark.parametrize("batch", [13, 19])
+def test_thread_layouts_match_reference(cell, split, threads, batch, monkeypatch):
     """Sizes off the SIMD width and the register tile, with 1-3 threads either owning batch rows (no
     barrier; 13 rows: 8 + 5) or slices of the hidden units (3 threads: 16/16/8 units); with
-    proj_size for LSTM-like cells."""
+    proj_size for LSTM-like cells. From 16 rows on, W x is computed step by step inside the scan."""
     monkeypatch.setattr(function_mod, "SPLIT", split)
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     kw = {"proj_size": 20} if cell in PROJ_CELLS else {}
     ref, cpu = pair(cell, 11, 40, torch.float32, **kw)
-    x = torch.randn(9, 13, 11, requires_grad=True)
-    assert_same(ref, cpu, x, None, torch.tensor([9, 1, 4, 9, 8, 2, 9, 5, 3, 9, 7, 6, 9]), torch.float32)
+    x = torch.randn(9, batch, 11, requires_grad=True)
+    lengths = torch.tensor([9, 1, 4, 9, 8, 2, 9, 5, 3, 9, 7, 6, 9, 2, 5, 9, 1, 8, 9][:batch])
+    assert_same(ref, cpu, x, None, lengths, torch.float32)
 
 
 @pytest.mark.parametrize("cell", FUSED_CELLS)

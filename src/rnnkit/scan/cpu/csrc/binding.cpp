@@ -84,21 +84,14 @@ py::list kernel_info() {
   return out;
 }
 
-// The layer's input projection xg = x · w_ihᵀ + b_ih (T, B, G*H) with rnnkit's GEMM, or x itself when
-// w_ih is absent (x is then already xg).
-Tensor input_projection(const Tensor& x, const OptTensor& w_ih, const OptTensor& b_ih, int64_t GH,
-                        int64_t threads) {
-  if (!w_ih.has_value() || !w_ih->defined()) return x;
-  TORCH_CHECK(x.dim() == 3, "x must be (T, B, I), got ", x.sizes());
-  const int64_t steps = x.size(0), B = x.size(1), I = x.size(2);
-  check(x, "x", x, {steps, B, I});
-  check(*w_ih, "w_ih", x, {GH, I});
-  if (b_ih.has_value() && b_ih->defined()) check(*b_ih, "b_ih", x, {GH});
+// The layer's input projection xg = x · w_ihᵀ + b_ih (T, B, G*H) as one large GEMM.
+Tensor input_projection(const Tensor& x, const Tensor& w_ih, const OptTensor& b_ih, int64_t threads) {
+  const int64_t steps = x.size(0), B = x.size(1), I = x.size(2), GH = w_ih.size(0);
   Tensor xg = empty({steps, B, GH}, x.options());
   dispatch_dtype(x, [&](auto zero) {
     using T = decltype(zero);
-    matmul<T>(steps * B, GH, I, {x.data_ptr<T>(), I, false}, {w_ih->data_ptr<T>(), I, true},
-              xg.data_ptr<T>(), GH, ptr<T>(b_ih), false, static_cast<int>(threads));
+    matmul<T>(steps * B, GH, I, {x.data_ptr<T>(), I, false}, {w_ih.data_ptr<T>(), I, true}, xg.data_ptr<T>(),
+              GH, ptr<T>(b_ih), false, static_cast<int>(threads));
   });
   return xg;
 }
@@ -118,10 +111,20 @@ std::vector<Tensor> forward(int64_t kernel, const Tensor& x, const OptTensor& w_
     TORCH_CHECK(w_hh.dim() == 2 && H > 0 && GH == Cell::G * H, "w_hh must be (", Cell::G, "*H, P), got ",
                 w_hh.sizes());
     py::gil_scoped_release nogil;
-    const Tensor xg = input_projection(x, w_ih, b_ih, GH, gemm_threads);
-    TORCH_CHECK(xg.dim() == 3 && xg.size(0) > 0 && xg.size(1) > 0, "xg must be (T, B, G*H), got ", xg.sizes());
-    const int64_t steps = xg.size(0), B = xg.size(1);
-    check(xg, "xg", xg, {steps, B, GH});
+    TORCH_CHECK(x.dim() == 3 && x.size(0) > 0 && x.size(1) > 0, "x must be (T, B, I), got ", x.sizes());
+    const int64_t steps = x.size(0), B = x.size(1);
+    // W x + b_ih: without w_ih, x is xg (T, B, G*H) already; with it, either one large GEMM into xg, or
+    // (batches of >= 16 rows, where the per-step GEMM is as efficient) step by step inside the scan, which
+    // saves writing and reading the (T, B, G*H) buffer
+    const bool has_w_ih = w_ih.has_value() && w_ih->defined();
+    const int64_t I = has_w_ih ? x.size(2) : 0;
+    check(x, "x", x, {steps, B, has_w_ih ? I : GH});
+    if (has_w_ih) {
+      check(*w_ih, "w_ih", x, {GH, I});
+      if (b_ih.has_value() && b_ih->defined()) check(*b_ih, "b_ih", x, {GH});
+    }
+    const bool by_step = has_w_ih && B >= 16;  // measured: 2-5% faster at B >= 16, slower at B = 1
+    const Tensor xg = has_w_ih && !by_step ? input_projection(x, *w_ih, b_ih, gemm_threads) : x;
     const bool proj = w_hr.has_value() && w_hr->defined();
     const int64_t P = proj ? w_hr->size(0) : H;
     check(h0, "h0", xg, {B, P});
@@ -145,7 +148,9 @@ std::vector<Tensor> forward(int64_t kernel, const Tensor& x, const OptTensor& w_
     Tensor hraw = training && proj ? empty({steps, B, H}, opts) : Tensor();
     dispatch_dtype(xg, [&](auto zero) {
       using T = decltype(zero);
-      FwdArgs<T> a{steps, B, H, P, static_cast<int>(scan_threads), static_cast<int>(split), xg.data_ptr<T>(),
+      FwdArgs<T> a{steps, B, H, P, static_cast<int>(scan_threads), static_cast<int>(split),
+                   by_step ? nullptr : xg.data_ptr<T>(), by_step ? x.data_ptr<T>() : nullptr,
+                   by_step ? w_ih->data_ptr<T>() : nullptr, by_step ? ptr<T>(b_ih) : nullptr, I,
                    h0.data_ptr<T>(),
                    ptr<T>(c0), w_hh.data_ptr<T>(), ptr<T>(b_hh), ptr<T>(w_hr), ptr<T>(e0), lens,
                    out.data_ptr<T>(), hn.data_ptr<T>(), ptr<T>(cn), ptr<T>(save), ptr<T>(cs), ptr<T>(hraw)};

@@ -17,9 +17,10 @@ template Layout scan_layout<float>(int, int, long, long, long, long);
 template Layout scan_layout<double>(int, int, long, long, long, long);
 
 // Rows [p.r0, p.r1) x units p.hs of step t. hg: this thread's U h + b_hh, row b at hg[(b - r0) * ldc].
+// xl: this thread's W x_t + b_ih (same layout as hg) when computed step by step, else null (a.xg).
 template <class Cell, class T, bool kSave>
-static inline void pointwise_rows(const FwdArgs<T>& a, long t, const Part& p, const T* hg, long ldc,
-                                  const T* hprev, const T* cprev, T* ccur, T* hdst) {
+static inline void pointwise_rows(const FwdArgs<T>& a, long t, const Part& p, const T* xl, const T* hg,
+                                  long ldc, const T* hprev, const T* cprev, T* ccur, T* hdst) {
   constexpr int G = Cell::G, S = Cell::S;
   const long B = a.B, H = a.H;
   const Slice& hs = p.hs;
@@ -35,9 +36,14 @@ static inline void pointwise_rows(const FwdArgs<T>& a, long t, const Part& p, co
       continue;
     }
     FwdRow<T> r;
-    r.x = a.xg + (t * B + b) * G * H;
+    if (xl) {
+      r.x = xl + (b - p.r0) * ldc - hs.begin;
+      r.xs = hs.size();
+    } else {
+      r.x = a.xg + (t * B + b) * G * H;
+      r.xs = H;
+    }
     r.hg = hg + (b - p.r0) * ldc - hs.begin;
-    r.xs = H;
     r.hs = hs.size();
     r.H = H;
     r.h_prev = hprev + b * a.P;
@@ -69,10 +75,18 @@ void scan_forward(const FwdArgs<T>& a) {
     const Slice hs = p.hs, ps = p.ps;
     const long M = p.rows(), Hs = hs.size(), N = G * Hs, np = Tile<T>::panels(N), ldc = Tile<T>::padded(N);
     // this thread's columns of U^T (P, G*Hs): gate g, unit j -> row g*H + j of w_hh
+    auto row = [&](long n) { return (n / Hs) * H + hs.begin + n % Hs; };  // gate-major local column -> row
     Buffer<T> up(np * P * NR), bias(ldc), hg(M * ldc);
-    pack_panels<T>(P, N, [&](long k, long n) { return a.w_hh[((n / Hs) * H + hs.begin + n % Hs) * P + k]; },
-                   up.data);
-    if (a.b_hh) pack_bias<T>(N, [&](long n) { return a.b_hh[(n / Hs) * H + hs.begin + n % Hs]; }, bias.data);
+    pack_panels<T>(P, N, [&](long k, long n) { return a.w_hh[row(n) * P + k]; }, up.data);
+    if (a.b_hh) pack_bias<T>(N, [&](long n) { return a.b_hh[row(n)]; }, bias.data);
+    // the input projection step by step: this thread's columns of w_ih^T (I, G*Hs)
+    const bool by_step = a.w_ih != nullptr;
+    const long I = a.I;
+    Buffer<T> ip(by_step ? np * I * NR : 0), ibias(by_step ? ldc : 0), xl(by_step ? M * ldc : 0);
+    if (by_step) {
+      pack_panels<T>(I, N, [&](long k, long n) { return a.w_ih[row(n) * I + k]; }, ip.data);
+      if (a.b_ih) pack_bias<T>(N, [&](long n) { return a.b_ih[row(n)]; }, ibias.data);
+    }
     // projection: this thread's columns of w_hr^T (H, Ps)
     const long Ps = ps.size(), npp = proj ? Tile<T>::panels(Ps) : 0, ldp = Tile<T>::padded(Ps);
     Buffer<T> rp(proj ? npp * H * NR : 0), pc(proj ? M * ldp : 0);
@@ -81,7 +95,11 @@ void scan_forward(const FwdArgs<T>& a) {
 
     for (long t = 0; t < steps; ++t) {
       const T* hprev = t ? a.out + (t - 1) * B * P : a.h0;  // (B, P)
-      if (work) gemm_packed<T>(M, P, hprev + p.r0 * P, P, up.data, np, hg.data, ldc, a.b_hh ? bias.data : nullptr);
+      if (work) {
+        gemm_packed<T>(M, P, hprev + p.r0 * P, P, up.data, np, hg.data, ldc, a.b_hh ? bias.data : nullptr);
+        if (by_step)
+          gemm_packed<T>(M, I, a.x + (t * B + p.r0) * I, I, ip.data, np, xl.data, ldc, a.b_ih ? ibias.data : nullptr);
+      }
       const T* cprev = nullptr;
       T* ccur = nullptr;
       if (Cell::kCell) {
@@ -94,10 +112,11 @@ void scan_forward(const FwdArgs<T>& a) {
         }
       }
       T* hdst = proj ? (a.hraw ? a.hraw + t * B * H : hraw_buf.data) : a.out + t * B * P;  // (B, H)
+      const T* xs = by_step ? xl.data : nullptr;
       if (a.save)
-        pointwise_rows<Cell, T, true>(a, t, p, hg.data, ldc, hprev, cprev, ccur, hdst);
+        pointwise_rows<Cell, T, true>(a, t, p, xs, hg.data, ldc, hprev, cprev, ccur, hdst);
       else
-        pointwise_rows<Cell, T, false>(a, t, p, hg.data, ldc, hprev, cprev, ccur, hdst);
+        pointwise_rows<Cell, T, false>(a, t, p, xs, hg.data, ldc, hprev, cprev, ccur, hdst);
       barrier.wait();
       if (proj) {
         if (M > 0 && Ps > 0) gemm_packed<T>(M, H, hdst + p.r0 * H, H, rp.data, npp, pc.data, ldp, nullptr);

@@ -28,7 +28,11 @@ template <class T>
 struct FwdArgs {
   long steps, B, H, P;
   int threads, split;       // threads to use; Split (common.h): 0 auto, 1 rows, 2 units
-  const T* xg;              // (T, B, G*H)  W x + b_ih
+  const T* xg;              // (T, B, G*H)  W x + b_ih, or null when x and w_ih are given:
+  const T* x;               // (T, B, I)    the layer input; W x + b_ih is then computed step by step
+  const T* w_ih;            // (G*H, I)     (no (T, B, G*H) buffer: one less pass over memory)
+  const T* b_ih;            // (G*H) or null
+  long I;
   const T* h0;              // (B, P)
   const T* c0;              // (B, H) or null (cells without c)
   const T* w_hh;            // (G*H, P)
