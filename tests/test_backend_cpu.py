@@ -437,3 +437,31 @@ def test_step_repacks_when_weights_change(threads, monkeypatch, spy):
         ref.load_state_dict(layer.state_dict())
         torch.testing.assert_close(layer.step(x)[0], ref.step(x)[0], **TOL[torch.float32])
     assert sum(name == "step" for name, _ in spy) == 4
+
+
+@pytest.mark.parametrize("cell", FUSED_CELLS)
+def test_scan_function_matches_reference_scan(cell):
+    """``cpu_scan`` (the backend's ScanFn, reference_scan's signature: xg in) against reference_scan,
+    with gradients for xg, the state and the recurrent weights."""
+    from rnnkit.scan.inputs import time_mask
+    from rnnkit.scan.reference import reference_scan
+
+    layer = make_layer(cell, 3, 6).double()
+    _, _, w_hh, b_hh, w_hr, extras = layer.weights(0, 0)
+    spec, G = layer.spec, layer.spec.num_chunks
+    xg = torch.randn(5, 4, G * 6, dtype=torch.float64)
+    state0 = tuple(torch.randn(4, 6, dtype=torch.float64) for _ in spec.state_names)
+    mask = time_mask(torch.tensor([5, 3, 1, 4]), 5, xg.device)
+    results = []
+    for scan in (reference_scan, cpu_mod.cpu_scan):
+        leaves = [xg.clone().requires_grad_(True), *(s.clone().requires_grad_(True) for s in state0)]
+        w = w_hh.detach().clone().requires_grad_(True)
+        res = scan(spec, leaves[0], tuple(leaves[1:]), w, b_hh, w_hr, extras, mask)
+        g = torch.Generator().manual_seed(3)
+        loss = sum(
+            (t * torch.randn(t.shape, generator=g, dtype=t.dtype)).sum() for t in (res.output, *res.state)
+        )
+        grads = torch.autograd.grad(loss, [*leaves, w])
+        results.append([res.output, *res.state, *grads])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(b, a, **TOL[torch.float64])
