@@ -98,9 +98,16 @@ def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def experiment_order(names: list[str]) -> list[str]:
+    """adding, copy, digits, permuted digits — then anything else, each group sorted."""
+    rank = {"adding": 0, "copy": 1, "seqdigits": 2, "pseqdigits": 3}
+    key = lambda n: (next((v for k, v in rank.items() if n.startswith(k)), 9), n)  # noqa: E731
+    return sorted(dict.fromkeys(names), key=key)
+
+
 def markdown(rows: list[dict[str, Any]], cell_order: list[str], header: str) -> str:
     lines = [header, ""]
-    for exp in dict.fromkeys(r["experiment"] for r in rows):
+    for exp in experiment_order([r["experiment"] for r in rows]):
         rs = sorted((r for r in rows if r["experiment"] == exp), key=lambda r: cell_order.index(r["cell"]))
         first = rs[0]
         acc_name = (
@@ -154,7 +161,8 @@ def plot(runs: list[dict[str, Any]], exp: str, cell_order: list[str], path: Path
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("validation loss ÷ baseline")
-    ax.set_title(f"{exp}: {runs[0]['description'] if runs else ''}", fontsize=9)
+    desc = next(r["description"] for r in runs if r["experiment"] == exp)
+    ax.set_title(f"{exp}: {desc}", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -179,7 +187,7 @@ def write_report(work: Path, out: Path, cell_order: list[str], header: str) -> s
     cells = [c for c in cell_order if any(r["cell"] == c for r in runs)]
     rows = aggregate(runs)
     md = markdown(rows, cells, header)
-    for exp in dict.fromkeys(r["experiment"] for r in runs):
+    for exp in experiment_order([r["experiment"] for r in runs]):
         plot(runs, exp, cells, out / f"gating-{exp}.png")
     _atomic_write(
         out / "gating.json", json.dumps({"header": header, "rows": rows, "runs": runs}, indent=1) + "\n"

@@ -95,7 +95,9 @@ def plot_gate_heatmaps(
         ax.set_ylabel(f"{name}\nunit", fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.025, pad=0.01)
     axes[-1, 0].set_xlabel("time step")
-    fig.suptitle(title, fontsize=10)
+    units = next(iter(gates.values())).size(-1)
+    shown = f"{min(units, max_units)} of {units} units" if units > max_units else f"{units} units"
+    fig.suptitle(f"{title} ({shown}{', longest memory first' if order is not None else ''})", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
