@@ -3,7 +3,8 @@ GFLOP/s and the share of the machine's measured peak.
 
 Every ratio is ``torch.nn time / rnnkit time`` from the same interleaved rounds (> 1: rnnkit faster);
 the spread is the range of the per-round ratios. FLOPs count the GEMMs only (the pointwise work is
-O(1/H) of it): per step and direction 2·B·G·H·(I + P) forward, twice that backward without dx.
+O(1/H) of it): with input size I = H, per step 2·B·G·H·H for each of W x and U h forward, and of
+dW_ih, dW_hh and dh through U backward (x needs no gradient here).
 
 Shape legend: B = batch, T = time steps, H = hidden size (input size = H), G = row blocks of the cell.
 """
@@ -68,8 +69,8 @@ class BackendBenchRow:
 def layer_flops(cell: str, mode: str, B: int, T: int, H: int) -> float:
     """GEMM FLOPs of one call of a 1-layer unidirectional layer with input size H."""
     G = get_cell(cell).make_spec().num_chunks
-    forward = 2.0 * T * B * G * H * (H + H)  # W x and U h
-    return forward if mode == "infer" else 2.0 * forward  # + dW_ih, dW_hh, and dh through U
+    step = 2.0 * T * B * G * H * H  # one of the five products, each of this size
+    return 2 * step if mode == "infer" else 5 * step  # W x, U h; + dW_ih, dW_hh and dh through U
 
 
 def _call(layer: torch.nn.Module, x: torch.Tensor, mode: str) -> Callable[[], object]:

@@ -45,11 +45,14 @@ void check(const Tensor& t, const char* name, const Tensor& ref, std::vector<int
               ", got ", t.sizes());
 }
 
-// A new uninitialised tensor; large ones get huge pages before their first touch.
+// A new uninitialised tensor; large ones come from the block pool (common.h), on 2 MiB pages.
 Tensor empty(at::IntArrayRef shape, const at::TensorOptions& opts) {
-  Tensor t = at::empty(shape, opts);
-  advise_huge_pages(t.data_ptr(), t.nbytes());
-  return t;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  const size_t bytes = static_cast<size_t>(n) * opts.dtype().itemsize();
+  if (bytes < BlockPool::kMin) return at::empty(shape, opts);
+  void* p = BlockPool::instance().get(bytes);
+  return at::from_blob(p, shape, [bytes](void* q) { BlockPool::instance().put(q, bytes); }, opts);
 }
 
 template <class T>

@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -253,20 +255,80 @@ inline void advise_huge_pages(void* p, size_t bytes) {
 #endif
 }
 
+// Large blocks (>= 4 MiB) are kept for reuse: a training loop asks for the same sizes every step, and a
+// fresh block costs page faults plus the kernel zeroing every page (~10% of a large LSTM step).
+// Sizes are rounded up to 2 MiB; at most `cap` bytes are kept (RNNKIT_CPU_CACHE_MB, default 1024).
+class BlockPool {
+ public:
+  static constexpr size_t kHuge = size_t(1) << 21, kMin = 2 * kHuge;
+
+  static BlockPool& instance() {
+    static BlockPool* pool = new BlockPool();  // never destroyed: tensors may outlive static destructors
+    return *pool;
+  }
+  static size_t rounded(size_t bytes) { return (bytes + kHuge - 1) / kHuge * kHuge; }
+
+  void* get(size_t bytes) {
+    const size_t size = rounded(bytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(size);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        cached_ -= size;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(kHuge, size);
+    if (p == nullptr) throw std::bad_alloc();
+    advise_huge_pages(p, size);
+    return p;
+  }
+  void put(void* p, size_t bytes) {
+    const size_t size = rounded(bytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (cached_ + size <= cap_) {
+        free_.emplace(size, p);
+        cached_ += size;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+ private:
+  BlockPool() {
+    const char* env = std::getenv("RNNKIT_CPU_CACHE_MB");
+    cap_ = (env ? static_cast<size_t>(std::atol(env)) : 1024) << 20;
+  }
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_ = 0, cap_ = 0;
+};
+
 // 64-byte aligned scratch memory owned by a kernel call; zero-filled only when asked.
 template <class T>
 struct Buffer {
   T* data = nullptr;
+  size_t bytes = 0;
+  bool pooled = false;
   explicit Buffer(long n, bool zero = false) {
-    const size_t bytes = (static_cast<size_t>(n > 0 ? n : 1) * sizeof(T) + 63) / 64 * 64;
-    data = static_cast<T*>(std::aligned_alloc(64, bytes));
+    bytes = (static_cast<size_t>(n > 0 ? n : 1) * sizeof(T) + 63) / 64 * 64;
+    pooled = bytes >= BlockPool::kMin;
+    data = static_cast<T*>(pooled ? BlockPool::instance().get(bytes) : std::aligned_alloc(64, bytes));
     if (data == nullptr) throw std::bad_alloc();
-    advise_huge_pages(data, bytes);
     if (zero) std::memset(data, 0, bytes);
   }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { std::free(data); }
+  ~Buffer() {
+    if (pooled)
+      BlockPool::instance().put(data, bytes);
+    else
+      std::free(data);
+  }
 };
 
 }  // namespace rnnkit
