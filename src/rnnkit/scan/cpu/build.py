@@ -26,7 +26,7 @@ import torch
 
 CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCES = ("binding.cpp", "forward.cpp", "backward.cpp", "step.cpp", "matmul.cpp")
-HEADERS = ("common.h", "gemm.h", "cells.h", "scan.h")
+HEADERS = ("common.h", "threads.h", "memory.h", "gemm.h", "cells.h", "scan.h")
 CFLAGS = (
     "-O3",
     "-march=native",
