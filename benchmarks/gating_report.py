@@ -3,7 +3,8 @@
 Reads every run directory written by ``gating_reproduction.py`` (``summary.json`` + ``metrics.jsonl``)
 and reports, per experiment and cell, the test loss ÷ the baseline computed in the same run on the
 same split (mean ± std over seeds), the step at which the validation loss first fell below half the
-baseline, and the validation curves (mean and min–max band over seeds, log scale).
+baseline, and the validation curves (mean and min–max band over seeds, log scale). Experiments with no
+run under ``--work`` keep their runs from the previous ``gating.json`` in ``--out``.
 
     python benchmarks/gating_report.py [--work runs/gating] [--out benchmarks/results]
 """
@@ -15,6 +16,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ def load_run(run_dir: Path) -> dict[str, Any] | None:
         return None
     summary = json.loads(summary_path.read_text())
     meta = json.loads(meta_path.read_text())
+    if "measured" not in meta:  # runs started before the field existed: the date the run finished
+        meta["measured"] = time.strftime("%Y-%m-%d", time.localtime(summary_path.stat().st_mtime))
     task = summary["task"]
     base = BASELINE[task]
     base_val = summary["baselines"]["val"][base]["loss"]
@@ -63,6 +67,24 @@ def collect(work: Path) -> list[dict[str, Any]]:
     return [r for r in runs if r is not None]
 
 
+def previous_runs(report: Path, keep_out: set[str]) -> list[dict[str, Any]]:
+    """Runs recorded in an earlier ``gating.json`` for experiments other than ``keep_out``, so that
+    re-running one experiment does not drop the others from the report. Runs recorded before the
+    per-run ``measured`` field take the date of that report's header."""
+    if not report.is_file():
+        return []
+    old = json.loads(report.read_text())
+    header_date = next((w for w in old.get("header", "").split() if w[:4].isdigit() and "-" in w), "")
+    kept = []
+    for r in old.get("runs", []):
+        if r["experiment"] in keep_out:
+            continue
+        r.setdefault("measured", header_date.rstrip(",."))
+        r["curve"] = [tuple(p) for p in r["curve"]]
+        kept.append(r)
+    return kept
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -93,6 +115,7 @@ def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "escape_step_median": statistics.median(escapes) if escapes else None,
                 "minutes_per_run": statistics.fmean(r["minutes"] for r in rs),
                 "description": rs[0]["description"],
+                "measured": "; ".join(sorted({r.get("measured", "") for r in rs} - {""})),
             }
         )
     return rows
@@ -118,7 +141,8 @@ def markdown(rows: list[dict[str, Any]], cell_order: list[str], header: str) -> 
             else "share within 0.04"
         )
         lines += [
-            f"**{exp}** — {first['description']}; {first['steps']:,} steps, seeds {first['seeds']}",
+            f"**{exp}** — {first['description']}; {first['steps']:,} steps, seeds {first['seeds']}"
+            + (f" (trained {first['measured']})" if first.get("measured") else ""),
             "",
             f"| cell | test loss ÷ baseline (mean ± std) | per seed | {acc_name} | escaped (< {ESCAPE}) "
             "| median escape step | min/run |",
@@ -183,6 +207,7 @@ def write_report(work: Path, out: Path, cell_order: list[str], header: str) -> s
     runs = collect(work)
     if not runs:
         raise SystemExit(f"no finished runs under {work}")
+    runs += previous_runs(out / "gating.json", {r["experiment"] for r in runs})
     out.mkdir(parents=True, exist_ok=True)
     cells = [c for c in cell_order if any(r["cell"] == c for r in runs)]
     rows = aggregate(runs)

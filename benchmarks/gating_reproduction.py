@@ -77,8 +77,9 @@ def report_header(command: str | None = None) -> str:
     m = machine_info()
     cmd = command or "python benchmarks/gating_reproduction.py"
     return (
-        f"Measured {m['date']} on {m['cpu']} (1 torch thread per run, runs in parallel processes), "
-        f"torch {torch.__version__}. One layer, H = 128, batch 64, Adam lr 1e-3 constant, clip 1.0. "
+        f"Report of {m['date']}; each experiment names when and on what CPU its runs were trained (1 torch "
+        f"thread per run, runs in parallel processes, torch {torch.__version__}). "
+        "One layer, H = 128, batch 64, Adam lr 1e-3 constant, clip 1.0. "
         "Ratio = test loss ÷ the baseline's test loss in the same run (adding: always predict 1, MSE ≈ 1/6; "
         "copy: the memoryless 10·ln 8/(L+20); digits: the majority class). Command: `" + cmd + "`."
     )
@@ -96,7 +97,11 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     if (run_dir / "summary.json").is_file():
         return {"name": run_dir.name, "status": "reused"}
     run_dir.mkdir(parents=True, exist_ok=True)
+    from rnnkit.bench.timing import machine_info
+
+    m = machine_info()
     meta = {k: job[k] for k in ("experiment", "cell", "seed", "description")}
+    meta["measured"] = f"{m['date']}, {m['cpu']}"
     tmp = run_dir / "gating.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1) + "\n")
     os.replace(tmp, run_dir / "gating.json")
@@ -114,8 +119,8 @@ def main() -> None:
     p.add_argument("--experiments", default="adding200,copy,seqdigits,pseqdigits", help="comma-separated")
     p.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from {', '.join(CELLS)}")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--copy-lag", type=int, default=50, help="blank lag L of the copy task")
-    p.add_argument("--copy-steps", type=int, default=6000)
+    p.add_argument("--copy-lag", type=int, default=100, help="blank lag L of the copy task")
+    p.add_argument("--copy-steps", type=int, default=8000)
     p.add_argument("--adding-steps", type=int, default=2000)
     p.add_argument("--digits-steps", type=int, default=1500)
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one torch thread each)")

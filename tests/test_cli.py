@@ -81,6 +81,11 @@ def test_config_file_show_config_and_typos(tmp_path, capsys):
     assert run_cli("train", "--set", "optim.lrr=1e-3", "--show-config") == 2
     err = capsys.readouterr().err
     assert "unknown config key 'optim.lrr'; did you mean 'optim.lr'?" in err and "optim.clip_norm" in err
+    assert run_cli("train", "--task", "adding", "--cell", "urgru", "--show-config") == 0
+    assert 'model.cell = "urgru"' in capsys.readouterr().out
+    assert run_cli("train", "--task", "adding", "--cell", "nosuch", "--show-config") == 2
+    err = capsys.readouterr().err
+    assert "model.cell must be a registered cell" in err and "'urlstm'" in err and "'nosuch'" in err
     assert run_cli("train", "--preset", "nope", "--show-config") == 2
     assert "preset must be one of" in capsys.readouterr().err
     assert run_cli("train", "--text", tmp_path / "missing.txt", *SMOKE, "--out-dir", tmp_path) == 2

@@ -29,6 +29,7 @@ SHORTCUTS = {
     "--max-minutes": ("optim.max_minutes", "max_minutes"),
     "--steps": ("optim.max_steps", "steps"),
     "--seed": ("run.seed", "seed"),
+    "--cell": ("model.cell", "cell"),
     "--out-dir": ("run.out_dir", "out_dir"),
     "--name": ("run.name", "name"),
     "--device": ("run.device", "device"),
@@ -96,6 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--steps", type=int, metavar="N", help="maximum optimiser steps (optim.max_steps)")
     p.add_argument("--seed", type=int, metavar="S", help="random seed (run.seed)")
+    p.add_argument("--cell", metavar="NAME", help="recurrent cell: lstm, gru, urlstm, … (model.cell)")
     p.add_argument(
         "--out-dir", metavar="DIR", help="parent folder of run directories (run.out_dir, default runs)"
     )

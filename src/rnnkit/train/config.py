@@ -228,6 +228,11 @@ def validate(cfg: Config) -> Config:
             choices, low = f.metadata.get("choices"), f.metadata.get("low")
             if choices is not None and value not in choices:
                 raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+            if key == "model.cell":
+                from ..cells.registry import list_cells
+
+                if value not in list_cells():
+                    raise ValueError(f"{key} must be a registered cell, one of {list_cells()}, got {value!r}")
             if low is not None and value is not None:
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ValueError(f"{key} must be finite, got {value}")
