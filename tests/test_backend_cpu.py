@@ -308,10 +308,10 @@ def test_fallback_when_the_build_is_unavailable(monkeypatch):
     ref, auto = pair("lstm", 3, 4)
     auto.backend = "auto"
     x = torch.randn(5, 2, 3, dtype=torch.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # auto: silently the reference
-        out_auto, _ = auto(x)
+    with pytest.warns(RuntimeWarning, match="'cpu' backend is unavailable here.*simulated") as record:
+        out_auto, _ = auto(x)  # auto: the reference, with one warning
         y_auto, _ = auto.step(x[0])
+    assert len(record) == 1
     explicit = make_layer("lstm", 3, 4, backend="cpu").double()
     explicit.load_state_dict(ref.state_dict())
     with pytest.warns(RuntimeWarning, match="simulated"):
@@ -323,6 +323,12 @@ def test_fallback_when_the_build_is_unavailable(monkeypatch):
     torch.testing.assert_close(out_auto, out_ref, rtol=0, atol=0)
     torch.testing.assert_close(y_auto, ref.step(x[0])[0], rtol=0, atol=0)
     torch.testing.assert_close(out_cpu, out_ref, rtol=0, atol=0)
+    # switched off on purpose: auto falls back without a word
+    monkeypatch.setattr(backends_mod, "_warned", set())
+    monkeypatch.setenv("RNNKIT_DISABLE_CPU", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auto(x)
 
 
 def test_build_key_depends_on_cpu_and_flags(monkeypatch):

@@ -17,6 +17,7 @@ from ..cells.base import CellSpec
 from .cpu import cpu_scan, cpu_step, fused_layer
 from .cpu import probe as cpu_probe
 from .cpu import supports as cpu_supports
+from .cpu import switched_off as cpu_switched_off
 from .reference import reference_scan
 
 #: scan(spec, xg, state0, w_hh, b_hh, w_hr, extras, mask) -> ScanResult (see reference_scan)
@@ -39,6 +40,8 @@ class Backend:
         scan_input: optional ``(spec, x, w_ih, b_ih, state0, w_hh, b_hh, w_hr, extras, mask) ->
             ScanResult`` doing the input projection ``W x + b_ih`` itself (with its own GEMM), or None
             (the runner then computes xg with ``F.linear`` and calls ``scan``).
+        switched_off: True when the user turned the backend off on purpose; ``"auto"`` then falls back
+            without the warning it gives when the backend fails to load.
     """
 
     name: str
@@ -48,6 +51,7 @@ class Backend:
     priority: int = 0
     step: Callable[..., tuple[Tensor, ...]] | None = None
     scan_input: ScanFn | None = None
+    switched_off: Callable[[], bool] = lambda: False
 
 
 _BACKENDS: dict[str, Backend] = {}
@@ -82,25 +86,53 @@ def select_backend(requested: str, spec: CellSpec, x: Tensor, has_proj: bool) ->
     """The backend that runs this call: the requested one, or the best usable one for ``"auto"``.
 
     An explicitly requested backend that cannot run this call falls back to the reference backend with
-    one warning per reason.
+    one warning per reason. ``"auto"`` warns once per reason when a faster backend failed to load on
+    this machine (not when it cannot run this particular call, nor when the user switched it off).
     """
     if requested == "auto":
         usable = [
             b for b in _BACKENDS.values() if b.probe() is None and b.supports(spec, x, has_proj) is None
         ]
-        return max(usable, key=lambda b: b.priority)
+        best = max(usable, key=lambda b: b.priority)
+        for b in _BACKENDS.values():
+            reason = b.probe() if b.priority > best.priority else None
+            if reason and not b.switched_off():
+                _warn_once(
+                    f"the {b.name!r} backend is unavailable here ({short_reason(reason)}); running on "
+                    f"the slower {best.name!r} backend (`rnnkit info` tells more)"
+                )
+        return best
     backend = _BACKENDS[requested]
     reason = backend.probe() or backend.supports(spec, x, has_proj)
     if reason is None:
         return backend
-    message = f"backend={requested!r} cannot run this call ({reason}); using the reference backend"
+    _warn_once(f"backend={requested!r} cannot run this call ({reason}); using the reference backend")
+    return _BACKENDS["reference"]
+
+
+def short_reason(reason: str, limit: int = 90) -> str:
+    """The gist of a backend's failure (a compiler's command line is neither short nor useful)."""
+    first = reason.split(":", 1)[0] if reason.startswith("Error building extension") else reason
+    first = first.split(" [", 1)[0].strip()
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def _warn_once(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-    return _BACKENDS["reference"]
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 register_backend(Backend("reference", reference_scan, lambda: None, lambda spec, x, proj: None, priority=0))
 register_backend(
-    Backend("cpu", cpu_scan, cpu_probe, cpu_supports, priority=10, step=cpu_step, scan_input=fused_layer)
+    Backend(
+        "cpu",
+        cpu_scan,
+        cpu_probe,
+        cpu_supports,
+        priority=10,
+        step=cpu_step,
+        scan_input=fused_layer,
+        switched_off=cpu_switched_off,
+    )
 )

@@ -104,16 +104,9 @@ def choose_threads(requested: int | None) -> tuple[int | None, str]:
     return None, f"{n} torch thread{'s' if n > 1 else ''}"
 
 
-def _short(reason: str, limit: int = 90) -> str:
-    """The gist of a backend's failure (a compiler's command line is neither short nor useful here)."""
-    first = reason.split(":", 1)[0] if reason.startswith("Error building extension") else reason
-    first = first.split(" [", 1)[0].strip()
-    return first if len(first) <= limit else first[: limit - 1] + "…"
-
-
 def prepare_backend(echo: Echo) -> str:
     """Build (or load) the fused CPU kernels now, so the first demo does not pay for it silently."""
-    from ..scan.backends import backend_status
+    from ..scan.backends import backend_status, short_reason
 
     echo("preparing the fused CPU kernels (compiled once per machine, about a minute the first time) …")
     start = time.perf_counter()
@@ -124,7 +117,7 @@ def prepare_backend(echo: Echo) -> str:
     if fused:
         note = f"backend {fused[0]} (ready in {took:.0f} s)"
     else:
-        why = "; ".join(f"{n}: {_short(s)}" for n, s in status.items() if s != "available")
+        why = "; ".join(f"{n}: {short_reason(s)}" for n, s in status.items() if s != "available")
         note = f"reference backend only ({why})"
     echo(note)
     return note

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ...cells.base import CellSpec
-from .build import load, probe
+from .build import load, probe, switched_off
 from .function import cpu_scan, fused_layer, kernel_table
 from .step import cpu_step
 
@@ -43,4 +43,4 @@ def supports(spec: CellSpec, x: Tensor, has_proj: bool) -> str | None:
     return None
 
 
-__all__ = ["cpu_scan", "cpu_step", "fused_layer", "kernel_table", "load", "probe", "supports"]
+__all__ = ["cpu_scan", "cpu_step", "fused_layer", "kernel_table", "load", "probe", "supports", "switched_off"]

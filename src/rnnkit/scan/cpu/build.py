@@ -113,7 +113,7 @@ def _import_built(name: str, path: Path) -> ModuleType:
 
 
 def _build() -> ModuleType:
-    if os.environ.get("RNNKIT_DISABLE_CPU", "") not in ("", "0"):
+    if switched_off():
         raise RuntimeError("disabled by RNNKIT_DISABLE_CPU")
     key = build_key()
     name = f"rnnkit_cpu_{key}"
@@ -157,6 +157,11 @@ def load() -> ModuleType:
         if _module is None:
             raise RuntimeError(f"the fused CPU kernels are unavailable: {_error}")
         return _module
+
+
+def switched_off() -> bool:
+    """True when the user switched the backend off (``RNNKIT_DISABLE_CPU=1``): no warning then."""
+    return os.environ.get("RNNKIT_DISABLE_CPU", "") not in ("", "0")
 
 
 def probe() -> str | None:
