@@ -16,7 +16,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,6 @@ def load_run(run_dir: Path) -> dict[str, Any] | None:
         return None
     summary = json.loads(summary_path.read_text())
     meta = json.loads(meta_path.read_text())
-    if "measured" not in meta:  # runs started before the field existed: the date the run finished
-        meta["measured"] = time.strftime("%Y-%m-%d", time.localtime(summary_path.stat().st_mtime))
     task = summary["task"]
     base = BASELINE[task]
     base_val = summary["baselines"]["val"][base]["loss"]
@@ -69,20 +66,10 @@ def collect(work: Path) -> list[dict[str, Any]]:
 
 def previous_runs(report: Path, keep_out: set[str]) -> list[dict[str, Any]]:
     """Runs recorded in an earlier ``gating.json`` for experiments other than ``keep_out``, so that
-    re-running one experiment does not drop the others from the report. Runs recorded before the
-    per-run ``measured`` field take the date of that report's header."""
+    re-running one experiment does not drop the others from the report."""
     if not report.is_file():
         return []
-    old = json.loads(report.read_text())
-    header_date = next((w for w in old.get("header", "").split() if w[:4].isdigit() and "-" in w), "")
-    kept = []
-    for r in old.get("runs", []):
-        if r["experiment"] in keep_out:
-            continue
-        r.setdefault("measured", header_date.rstrip(",."))
-        r["curve"] = [tuple(p) for p in r["curve"]]
-        kept.append(r)
-    return kept
+    return [r for r in json.loads(report.read_text())["runs"] if r["experiment"] not in keep_out]
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -90,13 +90,14 @@ def select_backend(requested: str, spec: CellSpec, x: Tensor, has_proj: bool) ->
     this machine (not when it cannot run this particular call, nor when the user switched it off).
     """
     if requested == "auto":
+        reasons = {b.name: b.probe() for b in _BACKENDS.values()}
         usable = [
-            b for b in _BACKENDS.values() if b.probe() is None and b.supports(spec, x, has_proj) is None
+            b for b in _BACKENDS.values() if reasons[b.name] is None and b.supports(spec, x, has_proj) is None
         ]
         best = max(usable, key=lambda b: b.priority)
         for b in _BACKENDS.values():
-            reason = b.probe() if b.priority > best.priority else None
-            if reason and not b.switched_off():
+            reason = reasons[b.name]
+            if reason and b.priority > best.priority and not b.switched_off():
                 _warn_once(
                     f"the {b.name!r} backend is unavailable here ({short_reason(reason)}); running on "
                     f"the slower {best.name!r} backend (`rnnkit info` tells more)"

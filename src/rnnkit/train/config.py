@@ -231,8 +231,9 @@ def validate(cfg: Config) -> Config:
             if key == "model.cell":
                 from ..cells.registry import list_cells
 
-                if value not in list_cells():
-                    raise ValueError(f"{key} must be a registered cell, one of {list_cells()}, got {value!r}")
+                cells = list_cells()
+                if value not in cells:
+                    raise ValueError(f"{key} must be a registered cell, one of {cells}, got {value!r}")
             if low is not None and value is not None:
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ValueError(f"{key} must be finite, got {value}")
