@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_float_tensor, check_positive_int, check_same_dtype, check_shape
+from .._pickle import PlainPickleMixin
 
 State = tuple[Tensor, ...]
 Gates = dict[str, Tensor]
@@ -91,7 +92,7 @@ class CellSpec:
         return f"{type(self).__name__}({opts})"
 
 
-class CellModule(nn.Module):
+class CellModule(PlainPickleMixin, nn.Module):
     """A single-step cell with torch's ``nn.*Cell`` signature and parameter names.
 
     ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih`` (G*H), ``bias_hh`` (G*H), all

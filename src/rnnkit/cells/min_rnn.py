@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_float_tensor, check_positive_int, check_same_dtype, check_shape
+from .._pickle import PlainPickleMixin
 from .base import CellSpec, Gates, State
 
 
@@ -129,7 +130,7 @@ class MinLSTMSpec(MinRNNSpec):
         return {"forget": f, "input": 1 - f, "candidate": g(v)}
 
 
-class MinRNNCell(nn.Module):
+class MinRNNCell(PlainPickleMixin, nn.Module):
     """A single-step min-RNN cell: ``weight_ih`` (G*H, I), ``bias_ih`` (G*H,), uniform ±1/√H; no
     recurrent weight. ``cell(x, h)`` returns h'; ``cell.step(x, h, record=True)`` also the gates."""
 

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from .._checks import check_positive_int
+from .._pickle import PlainPickleMixin
 from ..cells.base import CellSpec, State
 from ..cells.init import orthogonal_blocks_
 from ..cells.registry import get_cell
@@ -54,7 +55,7 @@ class Trace:
     lengths: Tensor | None
 
 
-class RecurrentLayer(nn.Module):
+class RecurrentLayer(PlainPickleMixin, nn.Module):
     """A multi-layer recurrent network over any registered cell, with ``torch.nn.RNNBase``'s interface.
 
     Args:

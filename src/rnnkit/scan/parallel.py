@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from .._checks import check_positive_int
+from .._pickle import PlainPickleMixin
 from ..cells.base import State
 from ..cells.min_rnn import MinRNNSpec, log_linear_scan
 from ..cells.registry import get_cell
@@ -30,7 +31,7 @@ from .layer import Trace
 from .reference import ScanResult
 
 
-class ParallelLayer(nn.Module):
+class ParallelLayer(PlainPickleMixin, nn.Module):
     """Multi-layer network of a parallel-scan cell (``"mingru"``, ``"minlstm"``).
 
     Args:
