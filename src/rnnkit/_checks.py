@@ -3,6 +3,8 @@ actual value, so a user never meets a bare index error from deep inside a kernel
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -15,6 +17,60 @@ def check_positive_int(name: str, value: object) -> int:
     if value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value}")
     return value
+
+
+def check_size(name: str, value: object) -> int:
+    """A cell's size: an int >= 0 (``torch.nn.RNNCell(10, 0)`` is a valid, empty cell)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value}")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """torch.nn.RNNBase's check of ``bias`` and ``batch_first`` (its message, word for word)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+    return value
+
+
+def check_layer_args(
+    input_size: object,
+    hidden_size: object,
+    num_layers: object,
+    bias: object,
+    batch_first: object,
+    dropout: object,
+    bidirectional: object,
+    proj_size: object,
+) -> None:
+    """The constructor checks of ``torch.nn.RNNBase``, in its order and with its error types: dropout a
+    number in [0, 1] (ValueError; a warning when it cannot act with one layer), ``bias`` and
+    ``batch_first`` bools (TypeError), sizes and ``num_layers`` positive ints (TypeError for a non-int,
+    ValueError for <= 0), ``proj_size`` an int in [0, hidden_size). ``bidirectional`` must be a bool
+    too: torch builds a layer with ``bidirectional=1`` whose every call then fails with a TypeError,
+    so the same TypeError comes here at once."""
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
+        raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+    if dropout > 0 and num_layers == 1:
+        warnings.warn(
+            f"dropout acts between layers, so it has no effect with num_layers=1 (got dropout={dropout})",
+            UserWarning,
+            stacklevel=3,
+        )
+    check_bool("bias", bias)
+    check_bool("batch_first", batch_first)
+    check_bool("bidirectional", bidirectional)
+    check_positive_int("input_size", input_size)
+    check_positive_int("hidden_size", hidden_size)
+    check_positive_int("num_layers", num_layers)
+    if isinstance(proj_size, bool) or not isinstance(proj_size, int):
+        raise TypeError(f"proj_size must be an int, got {type(proj_size).__name__} ({proj_size!r})")
+    if proj_size < 0:
+        raise ValueError(f"proj_size must be a non-negative int (0: no projection), got {proj_size}")
+    if proj_size >= hidden_size:  # type: ignore[operator]
+        raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
 
 
 def check_float_tensor(name: str, value: object) -> Tensor:

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_positive_int, check_same_dtype, check_shape
+from .._checks import check_float_tensor, check_same_dtype, check_shape, check_size
 from .._pickle import PlainPickleMixin
 from .base import CellSpec, Gates, State
 
@@ -141,8 +141,8 @@ class MinRNNCell(PlainPickleMixin, nn.Module):
     ) -> None:
         super().__init__()
         self.spec = spec
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.input_size = check_size("input_size", input_size)  # 0 allowed, as in torch.nn.RNNCell
+        self.hidden_size = check_size("hidden_size", hidden_size)
         self.bias = bool(bias)
         kw = {"device": device, "dtype": dtype}
         rows = spec.num_chunks * hidden_size
@@ -151,7 +151,7 @@ class MinRNNCell(PlainPickleMixin, nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        stdv = 1.0 / math.sqrt(self.hidden_size)
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         for p in self.parameters():
             nn.init.uniform_(p, -stdv, stdv)
 

@@ -12,7 +12,6 @@ Shape legend: T = time steps, B = batch, I = input size, H = hidden size, P = ou
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from .._checks import check_positive_int
+from .._checks import check_layer_args
 from .._pickle import PlainPickleMixin
 from ..cells.base import CellSpec, State
 from ..cells.init import orthogonal_blocks_
@@ -92,24 +91,13 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         **cell_options: object,
     ) -> None:
         super().__init__()
+        check_layer_args(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size
+        )
         self.spec = cell if isinstance(cell, CellSpec) else get_cell(cell).make_spec(**cell_options)
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.num_layers = check_positive_int("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                f"dropout acts between layers, so it has no effect with num_layers=1 (got dropout={dropout})",
-                UserWarning,
-                stacklevel=2,
-            )
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
-            raise ValueError(f"proj_size must be a non-negative int, got {proj_size!r}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         if proj_size and not self.spec.supports_proj:
             raise ValueError(f"proj_size is supported only by LSTM-like cells, not {self.spec.name!r}")
-        if proj_size >= hidden_size:
-            raise ValueError(f"proj_size must be smaller than hidden_size={hidden_size}, got {proj_size}")
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout, self.proj_size = float(dropout), proj_size
         self.backend = check_backend_name(backend)

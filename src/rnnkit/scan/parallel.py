@@ -13,14 +13,13 @@ D = num_directions, G = row blocks of the cell's weights.
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from .._checks import check_positive_int
+from .._checks import check_layer_args
 from .._pickle import PlainPickleMixin
 from ..cells.base import State
 from ..cells.min_rnn import MinRNNSpec, log_linear_scan
@@ -59,17 +58,8 @@ class ParallelLayer(PlainPickleMixin, nn.Module):
         self.spec = cell if isinstance(cell, MinRNNSpec) else get_cell(cell).make_spec()
         if not isinstance(self.spec, MinRNNSpec):
             raise TypeError(f"cell must be a parallel-scan cell (minGRU, minLSTM), got {self.spec!r}")
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.num_layers = check_positive_int("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                f"dropout acts between layers, so it has no effect with num_layers=1 (got dropout={dropout})",
-                UserWarning,
-                stacklevel=2,
-            )
+        check_layer_args(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout, self.proj_size = float(dropout), 0
         self.backend = check_backend_name(backend)
