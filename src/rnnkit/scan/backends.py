@@ -18,6 +18,8 @@ from .cpu import cpu_scan, cpu_step, fused_layer
 from .cpu import probe as cpu_probe
 from .cpu import supports as cpu_supports
 from .cpu import switched_off as cpu_switched_off
+from .native import supports as torch_supports
+from .native import torch_layer
 from .reference import reference_scan
 
 #: scan(spec, xg, state0, w_hh, b_hh, w_hr, extras, mask) -> ScanResult (see reference_scan)
@@ -30,7 +32,8 @@ class Backend:
 
     Attributes:
         name: what users pass as ``backend=``.
-        scan: the scan function (signature of :func:`rnnkit.scan.reference.reference_scan`).
+        scan: the scan function from xg (signature of :func:`rnnkit.scan.reference.reference_scan`), or
+            None for a backend that runs only from the layer's input (then ``scan_input`` is required).
         probe: returns None when usable on this machine, else the reason it is not (may be slow the
             first time, e.g. a compile; the result is cached by the backend).
         supports: ``(spec, x, has_proj) -> None | reason`` for a given call.
@@ -45,13 +48,17 @@ class Backend:
     """
 
     name: str
-    scan: ScanFn
+    scan: ScanFn | None
     probe: Callable[[], str | None]
     supports: Callable[[CellSpec, Tensor, bool], str | None]
     priority: int = 0
     step: Callable[..., tuple[Tensor, ...]] | None = None
     scan_input: ScanFn | None = None
     switched_off: Callable[[], bool] = lambda: False
+
+    def __post_init__(self) -> None:
+        if self.scan is None and self.scan_input is None:
+            raise ValueError(f"backend {self.name!r} needs a scan or a scan_input function, got neither")
 
 
 _BACKENDS: dict[str, Backend] = {}
@@ -87,14 +94,17 @@ def select_backend(requested: str, spec: CellSpec, x: Tensor, has_proj: bool) ->
 
     An explicitly requested backend that cannot run this call falls back to the reference backend with
     one warning per reason. ``"auto"`` warns once per reason when a faster backend failed to load on
-    this machine (not when it cannot run this particular call, nor when the user switched it off).
+    this machine (not when it cannot run this particular call, nor when the user switched it off), and
+    once per cell and device type when only the reference loop runs the call on a device other than CPU.
     """
     if requested == "auto":
         reasons = {b.name: b.probe() for b in _BACKENDS.values()}
         usable = [
             b for b in _BACKENDS.values() if reasons[b.name] is None and b.supports(spec, x, has_proj) is None
         ]
-        best = max(usable, key=lambda b: b.priority)
+        best = usable[0]
+        for b in usable[1:]:  # the highest priority (a plain loop: torch.compile traces it)
+            best = b if b.priority > best.priority else best
         for b in _BACKENDS.values():
             reason = reasons[b.name]
             if reason and b.priority > best.priority and not b.switched_off():
@@ -102,6 +112,11 @@ def select_backend(requested: str, spec: CellSpec, x: Tensor, has_proj: bool) ->
                     f"the {b.name!r} backend is unavailable here ({short_reason(reason)}); running on "
                     f"the slower {best.name!r} backend (`rnnkit info` tells more)"
                 )
+        if best.name == "reference" and x.device.type != "cpu":
+            _warn_once(
+                f"no fused backend runs {spec!r} on {x.device.type}: it runs the reference loop there (a "
+                "Python loop of small kernels per step, many times slower than a fused RNN kernel)"
+            )
         return best
     backend = _BACKENDS[requested]
     reason = backend.probe() or backend.supports(spec, x, has_proj)
@@ -137,3 +152,4 @@ register_backend(
         switched_off=cpu_switched_off,
     )
 )
+register_backend(Backend("torch", None, lambda: None, torch_supports, priority=5, scan_input=torch_layer))
