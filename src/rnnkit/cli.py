@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "generate",
     "forecast",
     "compose",
+    "export",
     "diagnose",
     "tour",
     "bench",
