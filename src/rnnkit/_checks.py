@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -93,6 +93,20 @@ def check_same_dtype(name: str, value: Tensor, ref: Tensor, ref_name: str = "inp
         raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {value.dtype}")
 
 
+def check_values(ok: Tensor, message: str, detail: Callable[[], str] | None = None) -> None:
+    """A check on tensor VALUES (not shapes): every element of the bool tensor ``ok`` must be True.
+
+    Eager: a ValueError ``message + detail()`` (``detail`` tells the actual values, e.g. ", got min 0").
+    Under ``torch.compile`` / ``torch.export`` a Python branch on values would break the graph, so the
+    check goes INTO the graph as ``torch._assert_async``: a bad value still fails when the compiled code
+    runs (a RuntimeError with ``message``); an ONNX export drops the assertion, as it drops torch's own.
+    """
+    if torch.compiler.is_compiling():
+        torch._assert_async(ok.all(), message)
+    elif not bool(ok.all()):
+        raise ValueError(message + (detail() if detail is not None else ""))
+
+
 def as_lengths(value: object, batch: int, steps: int) -> Tensor:
     """Validate ``lengths`` and return it as a CPU int64 tensor of shape (B,)."""
     if isinstance(value, Tensor):
@@ -109,8 +123,21 @@ def as_lengths(value: object, batch: int, steps: int) -> Tensor:
         raise ValueError(
             f"lengths must have shape ({batch},) (one length per batch entry), got {tuple(lengths.shape)}"
         )
-    if batch and int(lengths.min()) < 1:
-        raise ValueError(f"lengths must be >= 1, got min {int(lengths.min())}")
-    if batch and int(lengths.max()) > steps:
-        raise ValueError(f"lengths must be <= the sequence length T={steps}, got max {int(lengths.max())}")
+    if batch:
+        check_values(lengths >= 1, "lengths must be >= 1", lambda: f", got min {int(lengths.min())}")
+        check_values(
+            lengths <= steps,
+            f"lengths must be <= the sequence length T={steps}",
+            lambda: f", got max {int(lengths.max())}",
+        )
     return lengths
+
+
+def drop_full_lengths(lengths: Tensor | None, steps: int) -> Tensor | None:
+    """None when every sequence has all ``steps`` steps (nothing to mask), else ``lengths``.
+
+    Under ``torch.compile`` the lengths stay as they are: the test reads values and would break the
+    graph, and masking with lengths that are all ``steps`` gives the same numbers as no mask."""
+    if lengths is None or torch.compiler.is_compiling():
+        return lengths
+    return None if bool((lengths == steps).all()) else lengths

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from .._checks import as_lengths, check_positive_int
+from .._checks import as_lengths, check_positive_int, check_values, drop_full_lengths
 from ..layers import create_layer
 from ..scan.layer import RecurrentLayer
 
@@ -54,15 +54,18 @@ def check_tokens(name: str, tokens: object, vocab_size: int, dims: tuple[int, ..
         raise ValueError(f"{name} must be {want}, got {tokens.dim()}-D with shape {tuple(tokens.shape)}")
     if tokens.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(tokens.shape)}")
-    low, high = int(tokens.min()), int(tokens.max())
-    if low < 0 or high >= vocab_size:
-        raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got values in [{low}, {high}]")
+    check_values(
+        (tokens >= 0) & (tokens < vocab_size),
+        f"{name} must hold ids in [0, {vocab_size})",
+        lambda: f", got values in [{int(tokens.min())}, {int(tokens.max())}]",
+    )
     return tokens.long()
 
 
 def batch_lengths(lengths: object, batch: int, steps: int) -> Tensor | None:
-    """Validated (B,) CPU int64 lengths, or None when absent."""
-    return None if lengths is None else as_lengths(lengths, batch, steps)
+    """Validated (B,) CPU int64 lengths, or None when absent or when every sequence has ``steps`` steps
+    (see :func:`rnnkit._checks.drop_full_lengths`)."""
+    return None if lengths is None else drop_full_lengths(as_lengths(lengths, batch, steps), steps)
 
 
 def step_mask(lengths: Tensor | None, steps: int, device: torch.device) -> Tensor | None:

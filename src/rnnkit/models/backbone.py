@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from .._checks import check_float_tensor, check_positive_int
@@ -93,7 +94,18 @@ class SequenceBackbone(nn.Module):
                 )
             return x
         B, T = x.shape[:2]
+        if mask is not None and torch.compiler.is_compiling():
+            return self._encode_all_steps(x, mask)
         steps = x.reshape(B * T, *x.shape[2:]) if mask is None else x[mask.to(x.device)]  # (N, ...)
+        feats = self._encoded(steps)  # (N, E)
+        if mask is None:
+            return feats.view(B, T, self.input_size)  # (B, T, E)
+        out = feats.new_zeros(B, T, self.input_size)
+        out[mask.to(out.device)] = feats
+        return out  # (B, T, E)
+
+    def _encoded(self, steps: Tensor) -> Tensor:
+        """The encoder on (N, ...) steps, checked to give (N, E)."""
         feats = self.encoder(steps)  # (N, E)
         if not isinstance(feats, Tensor) or feats.dim() != 2 or feats.size(-1) != self.input_size:
             got = tuple(feats.shape) if isinstance(feats, Tensor) else type(feats).__name__
@@ -101,11 +113,30 @@ class SequenceBackbone(nn.Module):
                 f"encoder must map each step to a vector of input_size={self.input_size} features, "
                 f"i.e. (steps, {self.input_size}) = ({steps.size(0)}, {self.input_size}), got {got}"
             )
-        if mask is None:
-            return feats.view(B, T, self.input_size)  # (B, T, E)
-        out = feats.new_zeros(B, T, self.input_size)
-        out[mask.to(out.device)] = feats
-        return out  # (B, T, E)
+        return feats
+
+    def _encode_all_steps(self, x: Tensor, mask: Tensor) -> Tensor:
+        """Under ``torch.compile``: picking the valid steps (``x[mask]``) has a data-dependent size and
+        would break the graph, so the encoder sees all T steps, each padded one replaced by the
+        sequence's first step (valid: lengths >= 1; padding may hold anything — an out-of-range token
+        id, NaN — that must reach neither the encoder nor the gradients), and their features are zeroed
+        after. The same numbers for an encoder that treats each step on its own — any but one with batch
+        statistics in training (BatchNorm), whose statistics would change: that raises."""
+        batch_stats = [
+            type(m).__name__
+            for m in self.encoder.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+        ]
+        if batch_stats:
+            raise ValueError(
+                f"encoder has batch statistics in training mode ({batch_stats[0]}): under torch.compile it "
+                "would see the padded steps with lengths; compile it in eval mode, or without lengths"
+            )
+        B, T = x.shape[:2]
+        valid = mask.to(x.device).view(B, T, *([1] * (x.dim() - 2)))  # (B, T, 1, …)
+        x = torch.where(valid, x, x[:, :1])  # (B, T, ...): padded steps hold step 0
+        feats = self._encoded(x.reshape(B * T, *x.shape[2:])).view(B, T, self.input_size)  # (B, T, E)
+        return torch.where(mask.to(feats.device).unsqueeze(-1), feats, 0.0)  # (B, T, E)
 
     def forward(self, x: Tensor, lengths: object = None, hx: StateLike | None = None) -> BackboneOutput:
         if not isinstance(x, Tensor):
@@ -113,9 +144,7 @@ class SequenceBackbone(nn.Module):
         if x.dim() < 2:
             raise ValueError(f"x must be (batch, time, ...), got shape {tuple(x.shape)}")
         B, T = x.shape[:2]
-        lens = batch_lengths(lengths, B, T)
-        if lens is not None and bool((lens == T).all()):
-            lens = None
+        lens = batch_lengths(lengths, B, T)  # None when nothing is padded
         mask = step_mask(lens, T, x.device)  # (B, T) | None
         feats = self.encode_steps(x, mask)  # (B, T, E)
         out, state = self.rnn(feats, hx, lengths=lens)  # (B, T, D*H)

@@ -146,9 +146,7 @@ class Seq2Seq(nn.Module):
         """Source ids (B, S) → what the decoder reads, and the decoder's initial state (L, B, H)."""
         src = check_tokens("src", src, self.src_vocab, dims=(2,)).to(self.out.weight.device)
         B, S = src.shape
-        lens = batch_lengths(src_lengths, B, S)
-        if lens is not None and bool((lens == S).all()):
-            lens = None
+        lens = batch_lengths(src_lengths, B, S)  # None when nothing is padded
         memory, state = self.encoder(self.dropout(self.src_embedding(src)), lengths=lens)  # (B, S, M)
         if self.bridge is not None:
             L, H = self.num_layers, self.encoder.hidden_size

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive_int
+from .._checks import check_positive_int, check_values
 from ._common import check_dropout
 from .backbone import SequenceBackbone
 
@@ -99,9 +99,9 @@ class SequenceTagger(nn.Module):
         if mask is not None:
             target = target.masked_fill(~mask, IGNORE_INDEX)
         flat = target.reshape(-1)
-        bad = (flat != IGNORE_INDEX) & ((flat < 0) | (flat >= self.num_tags))
-        if bool(bad.any()):
-            raise ValueError(f"tags must be in [0, {self.num_tags}) or -100, got {int(flat[bad][0])}")
+        ok = (flat == IGNORE_INDEX) | ((flat >= 0) & (flat < self.num_tags))
+        message = f"tags must be in [0, {self.num_tags}) or -100"
+        check_values(ok, message, lambda: f", got {int(flat[~ok][0])}")
         return F.cross_entropy(logits.reshape(-1, self.num_tags), flat, ignore_index=IGNORE_INDEX)
 
     @torch.no_grad()

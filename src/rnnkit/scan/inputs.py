@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from .._checks import as_lengths, check_float_tensor, check_same_dtype, check_shape
+from .._checks import as_lengths, check_float_tensor, check_same_dtype, check_shape, drop_full_lengths
 from ..cells.base import State
 
 
@@ -71,8 +71,10 @@ def prepare_input(
         raise ValueError(
             f"input must have input_size={input_size} features in its last dimension, got {x.size(-1)}"
         )
-    if lens is not None and bool((lens == x.size(0)).all()):
-        lens = None  # every sequence is full length: no masking needed
+    lens = drop_full_lengths(lens, x.size(0))  # every sequence full length: no masking needed
+    if lens is not None and packed is None:
+        # padding may hold anything (NaN, inf): zero it, or 0 * NaN would reach the weights' gradients
+        x = torch.where(time_mask(lens, x.size(0), x.device), x, 0.0)  # (T, B, I)
     state = _prepare_state(hx, x, batched, state_sizes, state_names, num_states)
     return Prepared(x=x, state=state, lengths=lens, batched=batched, packed=packed)
 
