@@ -127,8 +127,8 @@ def as_lengths(value: object, batch: int, steps: int) -> Tensor:
         check_values(lengths >= 1, "lengths must be >= 1", lambda: f", got min {int(lengths.min())}")
         check_values(
             lengths <= steps,
-            f"lengths must be <= the sequence length T={steps}",
-            lambda: f", got max {int(lengths.max())}",
+            "lengths must be <= the sequence length T",
+            lambda: f"={steps}, got max {int(lengths.max())}",
         )
     return lengths
 
