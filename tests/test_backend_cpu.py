@@ -2,7 +2,12 @@
 with a fused kernel: outputs, final states and ALL gradients (random cotangents on the outputs AND the
 final states) across layers, directions, layouts, lengths, packed input, proj_size, initial states and
 dtypes; gradcheck in float64 through the extension; the inference path; step() ≡ forward; and the
-fallback when the extension cannot be built."""
+fallback when the extension cannot be built.
+
+Every equivalence test proves the fused path ran: the ``spy`` fixture records each call into the
+extension, and the tests assert the forward scan (and the backward scan when gradients are taken) ran
+once per layer and direction — a silent fallback to the reference would make both sides equal. A
+fallback warning is an error in this module."""
 
 from __future__ import annotations
 
@@ -25,11 +30,13 @@ from rnnkit.cells.registry import get_cell
 from rnnkit.scan import cpu as cpu_mod
 from rnnkit.scan.cpu import build as build_mod
 from rnnkit.scan.cpu import function as function_mod
+from rnnkit.scan.cpu import ops as ops_mod
 
 backends_mod = importlib.import_module("rnnkit.scan.backends")  # the module, not rnnkit.scan.backends()
 FUSED_CELLS = [n for n in ALL_CELLS if get_cell(n).make_spec().kernel is not None]
 OTHER_CELLS = [n for n in ALL_CELLS if n not in FUSED_CELLS]
 PROJ_CELLS = [n for n in FUSED_CELLS if get_cell(n).make_spec().supports_proj]
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # a fallback warning fails a test
 TOL = {
     torch.float64: {"atol": 1e-10, "rtol": 1e-9},
     torch.float32: {"atol": 2e-5, "rtol": 1e-4},
@@ -96,10 +103,21 @@ def _leaf_copy(x):
     return None if x is None else x.detach().clone().requires_grad_(True)
 
 
-def assert_same(ref_layer, cpu_layer, x, hx=None, lengths=None, dtype=torch.float64):
-    """Both layers give the same values and the same gradient for every input and parameter."""
+def assert_fused_ran(spy, layer, backward: bool) -> None:
+    """The extension ran the forward scan in training form (and the backward scan when ``backward``)
+    once per layer and direction of ``layer``, and nothing else."""
+    runs = layer.num_layers * (2 if layer.bidirectional else 1)
+    want = [("forward", True)] * runs + ([("backward", None)] * runs if backward else [])
+    assert spy == want, f"the fused path must have run: expected {want}, recorded {spy}"
+
+
+def assert_same(ref_layer, cpu_layer, x, hx=None, lengths=None, dtype=torch.float64, *, spy):
+    """Both layers give the same values and the same gradient for every input and parameter, and the
+    second one ran on the extension (forward and backward)."""
     vals_a, grads_a = run_with_cotangents(ref_layer, _leaf_copy(x), _leaf_copy(hx), lengths)
+    spy.clear()
     vals_b, grads_b = run_with_cotangents(cpu_layer, _leaf_copy(x), _leaf_copy(hx), lengths)
+    assert_fused_ran(spy, cpu_layer, backward=True)
     for a, b in zip(vals_a, vals_b, strict=True):
         torch.testing.assert_close(b, a, **TOL[dtype])
     assert grads_a.keys() == grads_b.keys()
@@ -123,7 +141,7 @@ CONFIGS = {
 @pytest.mark.parametrize("cell", FUSED_CELLS)
 @pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_matches_reference(cell, config, dtype):
+def test_matches_reference(cell, config, dtype, spy):
     cfg = CONFIGS[config]
     ref, cpu = pair(cell, 5, 7, dtype, **cfg["layer"])
     T, B = 6, 3
@@ -141,24 +159,24 @@ def test_matches_reference(cell, config, dtype):
         sizes = (7, 7) if ref.spec.has_cell_state else (7,)
         hx = tuple(torch.randn(ref.num_layers * D, B, s, dtype=dtype) for s in sizes)
         hx = hx if len(hx) > 1 else hx[0]
-    assert_same(ref, cpu, x, hx, lengths, dtype)
+    assert_same(ref, cpu, x, hx, lengths, dtype, spy=spy)
 
 
 @pytest.mark.parametrize("cell", PROJ_CELLS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_proj_size_matches_reference(cell, dtype):
+def test_proj_size_matches_reference(cell, dtype, spy):
     ref, cpu = pair(cell, 4, 9, dtype, num_layers=2, bidirectional=True, proj_size=5)
     x = torch.randn(7, 4, 4, dtype=dtype, requires_grad=True)
     hx = (torch.randn(4, 4, 5, dtype=dtype), torch.randn(4, 4, 9, dtype=dtype))
-    assert_same(ref, cpu, x, hx, torch.tensor([7, 3, 5, 1]), dtype)
+    assert_same(ref, cpu, x, hx, torch.tensor([7, 3, 5, 1]), dtype, spy=spy)
 
 
 @pytest.mark.parametrize("cell", FUSED_CELLS)
-def test_packed_sequence_matches_reference(cell):
+def test_packed_sequence_matches_reference(cell, spy):
     ref, cpu = pair(cell, 3, 6, torch.float64, num_layers=2, bidirectional=True)
     x = torch.randn(5, 4, 3, dtype=torch.float64, requires_grad=True)
     packed = pack_padded_sequence(x, torch.tensor([3, 5, 2, 5]), enforce_sorted=False)
-    assert_same(ref, cpu, packed)
+    assert_same(ref, cpu, packed, spy=spy)
 
 
 @pytest.mark.parametrize("cell", FUSED_CELLS)
@@ -166,27 +184,29 @@ def test_packed_sequence_matches_reference(cell):
     ("split", "threads"), [("auto", 1), ("units", 2), ("units", 3), ("rows", 2), ("rows", 3)]
 )
 @pytest.mark.parametrize("batch", [13, 19])
-def test_thread_layouts_match_reference(cell, split, threads, batch, monkeypatch):
+def test_thread_layouts_match_reference(cell, split, threads, batch, monkeypatch, spy):
     """Sizes off the SIMD width and the register tile, with 1-3 threads either owning batch rows (no
     barrier; 13 rows: 8 + 5) or slices of the hidden units (3 threads: 16/16/8 units); with
     proj_size for LSTM-like cells. From 16 rows on, W x is computed step by step inside the scan."""
-    monkeypatch.setattr(function_mod, "SPLIT", split)
+    monkeypatch.setattr(ops_mod, "SPLIT", split)
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     kw = {"proj_size": 20} if cell in PROJ_CELLS else {}
     ref, cpu = pair(cell, 11, 40, torch.float32, **kw)
     x = torch.randn(9, batch, 11, requires_grad=True)
     lengths = torch.tensor([9, 1, 4, 9, 8, 2, 9, 5, 3, 9, 7, 6, 9, 2, 5, 9, 1, 8, 9][:batch])
-    assert_same(ref, cpu, x, None, lengths, torch.float32)
+    assert_same(ref, cpu, x, None, lengths, torch.float32, spy=spy)
 
 
 @pytest.mark.parametrize("cell", FUSED_CELLS)
-def test_dropout_between_layers_matches_reference(cell):
+def test_dropout_between_layers_matches_reference(cell, spy):
     ref, cpu = pair(cell, 3, 5, torch.float64, num_layers=3, dropout=0.5)
     x = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
     torch.manual_seed(7)
     vals_a, grads_a = run_with_cotangents(ref.train(), _leaf_copy(x), None, None)
     torch.manual_seed(7)
+    spy.clear()
     vals_b, grads_b = run_with_cotangents(cpu.train(), _leaf_copy(x), None, None)
+    assert_fused_ran(spy, cpu, backward=True)
     assert not torch.equal(vals_a[0], ref.eval()(x)[0]), "dropout must have been active"
     for a, b in zip(vals_a, vals_b, strict=True):
         torch.testing.assert_close(b, a, **TOL[torch.float64])
@@ -305,14 +325,14 @@ def test_fallback_when_the_build_is_unavailable(monkeypatch):
     monkeypatch.setattr(backends_mod, "_warned", set())
     assert "cpu" not in rnnkit.backends()
     assert rnnkit.backend_status()["cpu"] == reason
-    ref, auto = pair("lstm", 3, 4)
+    ref, auto = pair("urlstm", 3, 4)  # a cell without a torch twin: no other fused backend runs it
     auto.backend = "auto"
     x = torch.randn(5, 2, 3, dtype=torch.float64)
     with pytest.warns(RuntimeWarning, match="'cpu' backend is unavailable here.*simulated") as record:
         out_auto, _ = auto(x)  # auto: the reference, with one warning
         y_auto, _ = auto.step(x[0])
     assert len(record) == 1
-    explicit = make_layer("lstm", 3, 4, backend="cpu").double()
+    explicit = make_layer("urlstm", 3, 4, backend="cpu").double()
     explicit.load_state_dict(ref.state_dict())
     with pytest.warns(RuntimeWarning, match="simulated"):
         out_cpu, _ = explicit(x)
@@ -446,7 +466,7 @@ def test_step_repacks_when_weights_change(threads, monkeypatch, spy):
 
 
 @pytest.mark.parametrize("cell", FUSED_CELLS)
-def test_scan_function_matches_reference_scan(cell):
+def test_scan_function_matches_reference_scan(cell, spy):
     """``cpu_scan`` (the backend's ScanFn, reference_scan's signature: xg in) against reference_scan,
     with gradients for xg, the state and the recurrent weights."""
     from rnnkit.scan.inputs import time_mask
@@ -460,6 +480,7 @@ def test_scan_function_matches_reference_scan(cell):
     mask = time_mask(torch.tensor([5, 3, 1, 4]), 5, xg.device)
     results = []
     for scan in (reference_scan, cpu_mod.cpu_scan):
+        spy.clear()
         leaves = [xg.clone().requires_grad_(True), *(s.clone().requires_grad_(True) for s in state0)]
         w = w_hh.detach().clone().requires_grad_(True)
         res = scan(spec, leaves[0], tuple(leaves[1:]), w, b_hh, w_hr, extras, mask)
@@ -469,11 +490,12 @@ def test_scan_function_matches_reference_scan(cell):
         )
         grads = torch.autograd.grad(loss, [*leaves, w])
         results.append([res.output, *res.state, *grads])
+    assert spy == [("forward", True), ("backward", None)], "cpu_scan must run on the extension"
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(b, a, **TOL[torch.float64])
 
 
-def test_large_buffers_are_recycled_safely():
+def test_large_buffers_are_recycled_safely(spy):
     """Outputs and scratch of >= 4 MiB come from a block pool: a live output must never be handed out
     again, and recycled blocks must give the same results as fresh ones."""
     ref, cpu = pair("lstm", 8, 256, torch.float32)
@@ -483,6 +505,7 @@ def test_large_buffers_are_recycled_safely():
         out, _ = cpu(x)
         out.sum().backward()
         kept.append((out.detach(), x))
+    assert spy == [("forward", True), ("backward", None)] * 2
     for out, x in kept:
         with torch.no_grad():
             torch.testing.assert_close(out, ref(x)[0], **TOL[torch.float32])

@@ -136,8 +136,10 @@ def as_lengths(value: object, batch: int, steps: int) -> Tensor:
 def drop_full_lengths(lengths: Tensor | None, steps: int) -> Tensor | None:
     """None when every sequence has all ``steps`` steps (nothing to mask), else ``lengths``.
 
-    Under ``torch.compile`` the lengths stay as they are: the test reads values and would break the
-    graph, and masking with lengths that are all ``steps`` gives the same numbers as no mask."""
-    if lengths is None or torch.compiler.is_compiling():
+    Under ``torch.compile`` and TorchScript tracing the lengths stay as they are: the test reads values,
+    which would break a compiled graph, and a trace would bake the answer in (a trace made with full
+    lengths would then ignore shorter ones); masking with lengths that are all ``steps`` gives the same
+    numbers as no mask."""
+    if lengths is None or torch.compiler.is_compiling() or torch.jit.is_tracing():
         return lengths
     return None if bool((lengths == steps).all()) else lengths

@@ -24,8 +24,11 @@ from .._pickle import PlainPickleMixin
 from ..cells.base import CellSpec, State
 from ..cells.init import orthogonal_blocks_
 from ..cells.registry import get_cell
-from .backends import check_backend_name, select_backend
+from .backends import ScanFn, check_backend_name, select_backend
 from .inputs import Prepared, finish_output, finish_state, prepare_input, reverse_time, time_mask
+from .native import supports as torch_supports
+from .native import torch_layer
+from .portable import capture_mode, portable_scan
 from .reference import ScanResult, reference_scan
 from .regularize import Regularization, apply_zoneout
 
@@ -213,16 +216,30 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
             num_states=self.num_layers * self.num_directions,
         )
 
+    def _scans(self, x: Tensor, mask: Tensor | None, record: bool) -> tuple[ScanFn | None, ScanFn | None]:
+        """(scan from xg, scan from the layer input) for this call, one of them None: the selected
+        backend's, or while a graph is captured for another runtime what that runtime can run (see
+        ``scan/portable.py``). Recording gates, and regularisers that change the recurrence, run the
+        reference math."""
+        capture = capture_mode()
+        plain = not record and not self.regularization.changes_recurrence(self.training)
+        if capture == "onnx":
+            return (reference_scan if record else portable_scan), None
+        if capture == "torchscript":
+            twin = mask is None and not self.proj_size and torch_supports(self.spec, x, False) is None
+            return (None, torch_layer) if plain and twin else (reference_scan, None)
+        if not plain:
+            return (reference_scan if record or capture is None else portable_scan), None
+        backend = select_backend(self.backend, self.spec, x, bool(self.proj_size))
+        if capture == "export" and backend.scan is reference_scan:
+            return portable_scan, None  # one scan operator: the time axis stays dynamic
+        return backend.scan, backend.scan_input
+
     def _run(self, prep: Prepared, record: bool) -> tuple[Tensor, State, list[ScanResult]]:
         x, lengths = prep.x, prep.lengths  # (T, B, I)
         mask = time_mask(lengths, x.size(0), x.device)  # (T, B, 1) or None
         reg = self.regularization
-        scan_input = None  # a backend's scan that also does the input projection, if it has one
-        if record or reg.changes_recurrence(self.training):
-            scan = reference_scan
-        else:
-            backend = select_backend(self.backend, self.spec, x, bool(self.proj_size))
-            scan, scan_input = backend.scan, backend.scan_input
+        scan, scan_input = self._scans(x, mask, record)
         finals: list[list[Tensor]] = [[] for _ in prep.state]
         results: list[ScanResult] = []
         layer_input = x
@@ -240,7 +257,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
                 else:
                     xg = F.linear(xin, w_ih, b_ih)  # (T, B, G*H)
                     kwargs = {"record": True} if record else {}
-                    if scan is reference_scan:
+                    if scan is reference_scan or scan is portable_scan:  # the scans that regularise
                         kwargs |= reg.scan_kwargs(x.size(0), state0, self.training)
                     res = scan(self.spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, **kwargs)
                 if d == 1:
@@ -323,8 +340,8 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         when the step must stay in PyTorch (autograd, dropout or regularisation active)."""
         if self.training and (self.regularization.active or (self.dropout and self.num_layers > 1)):
             return None
-        if self.regularization.changes_recurrence(self.training):
-            return None
+        if self.regularization.changes_recurrence(self.training) or capture_mode() is not None:
+            return None  # (a graph captured for another runtime gets the step in standard operators)
         if torch.is_grad_enabled() and (
             x.requires_grad
             or any(s.requires_grad for s in state)

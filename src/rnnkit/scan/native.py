@@ -26,6 +26,7 @@ import torch
 from torch import _VF, Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from .._checks import check_values, drop_full_lengths
 from ..cells.base import CellSpec, State
 from .reference import ScanResult
 
@@ -128,12 +129,12 @@ def torch_layer(
         if mask.shape != (steps, x.size(1), 1):
             raise ValueError(f"mask must have shape {(steps, x.size(1), 1)}, got {tuple(mask.shape)}")
         lengths = mask.reshape(steps, -1).sum(0, dtype=torch.int64).cpu()  # (B,)
-        if int(lengths.min()) < 1:
-            raise ValueError(
-                f"mask must give every sequence at least one step, got lengths {lengths.tolist()}"
-            )
-        if bool((lengths == steps).all()):
-            lengths = None  # nothing is padded
+        check_values(
+            lengths >= 1,
+            "mask must give every sequence at least one step",
+            lambda: f", got lengths {lengths.tolist()}",
+        )
+        lengths = drop_full_lengths(lengths, steps)  # None when nothing is padded
     if lengths is None:
         res = op(x, hx if lstm else hx[0], params, has_biases, 1, 0.0, train, False, False)
         out, final = res[0], res[1:]  # (T, B, P); each (1, B, ·)

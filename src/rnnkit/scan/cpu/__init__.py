@@ -11,7 +11,8 @@ from torch import Tensor
 
 from ...cells.base import CellSpec
 from .build import load, probe, switched_off
-from .function import cpu_scan, fused_layer, kernel_table
+from .function import cpu_scan, fused_layer
+from .ops import kernel_info, kernel_table
 from .step import cpu_step
 
 DTYPES = (torch.float32, torch.float64)
@@ -21,10 +22,9 @@ def supports(spec: CellSpec, x: Tensor, has_proj: bool) -> str | None:
     """None when the fused kernels can run this call, else why not."""
     if spec.kernel is None:
         return f"cell {spec!r} has no fused kernel"
-    table = kernel_table()
-    if spec.kernel not in table:
-        return f"no fused functor named {spec.kernel!r} (have {', '.join(table)})"
-    info = table[spec.kernel][1]
+    info = kernel_info(spec.kernel)
+    if info is None:
+        return f"no fused functor named {spec.kernel!r} (have {', '.join(kernel_table())})"
     if info["G"] != spec.num_chunks:
         return f"functor {spec.kernel!r} has {info['G']} row blocks, the cell {spec.num_chunks}"
     if x.device.type != "cpu":

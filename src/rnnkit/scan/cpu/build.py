@@ -164,8 +164,10 @@ def switched_off() -> bool:
     return os.environ.get("RNNKIT_DISABLE_CPU", "") not in ("", "0")
 
 
+@torch.compiler.assume_constant_result
 def probe() -> str | None:
-    """None when the extension is usable here, else why not (builds it on the first call)."""
+    """None when the extension is usable here, else why not (builds it on the first call). Under
+    ``torch.compile`` it runs once while tracing and its answer is a constant of the graph."""
     try:
         load()
     except RuntimeError:

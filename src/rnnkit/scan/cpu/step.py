@@ -5,6 +5,10 @@ The weights are packed into GEMM panels once and the packing is cached while the
 objects with the same data and version (an optimiser step or ``load_state_dict`` bumps the version, so
 the next step repacks).
 
+In eager mode the step calls the extension directly (a generation step is short, and the operator
+dispatch would add a tenth to it); under ``torch.compile`` it is the operator ``rnnkit::step``
+(``ops.py``), which runs the same native code.
+
 Shape legend: L = layers, B = batch, I = input size, H = hidden size, P = output size (proj_size or H).
 """
 
@@ -19,7 +23,8 @@ from torch import Tensor
 
 from ...cells.base import CellSpec, State
 from .build import load
-from .function import kernel_table, threads_for
+from .function import threads_for
+from .ops import kernel_table
 
 _EMPTY = torch.empty(0)
 
@@ -31,7 +36,7 @@ _CACHE: OrderedDict[tuple, tuple[list, list[tuple[int, int]], list[Tensor]]] = O
 _CACHE_SIZE = 8
 
 
-def _packed(kernel: int, flat: list[Tensor], threads: int) -> list[Tensor]:
+def packed_weights(kernel: int, flat: list[Tensor], threads: int) -> list[Tensor]:
     """The weights packed for ``threads`` threads, from the cache when they have not changed."""
     key = (kernel, threads, *(id(t) for t in flat))
     stamp = [(t.data_ptr(), t._version) for t in flat]
@@ -52,16 +57,20 @@ def _packed(kernel: int, flat: list[Tensor], threads: int) -> list[Tensor]:
 def cpu_step(spec: CellSpec, x: Tensor, state: State, weights: Sequence[LayerWeights]) -> State:
     """Advance every layer by one step: x (B, I), state ``(h (L, B, P),)`` or ``(h, c (L, B, H))``
     -> the new state, same shapes; the output of the step is ``new_state[0][-1]``. No autograd."""
-    kernel, info = kernel_table()[spec.kernel]
+    has_c = spec.has_cell_state
     flat: list[Tensor] = []
     for w_ih, b_ih, w_hh, b_hh, w_hr, extras in weights:
-        extra = next(iter(extras.values())) if info["E"] else None
+        extra = next(iter(extras.values())) if extras else None
         for t in (w_ih, b_ih, w_hh, b_hh, w_hr, extra):  # the binding reads data only: no detach needed
             flat.append(_EMPTY if t is None else t if t.is_contiguous() else t.contiguous())
     work = sum(w[0].numel() + w[2].numel() for w in weights) * x.size(0)  # (G*H) x (I + P) per layer
     threads = threads_for(work)
-    h = state[0].contiguous()
-    c = state[1].contiguous() if info["cell_state"] else None
-    packed = _packed(kernel, flat, threads)
+    c = state[1] if has_c else None
+    if torch.compiler.is_compiling():
+        h_out, c_out = torch.ops.rnnkit.step(spec.kernel, x, state[0], c, flat, threads)
+        return (h_out, c_out) if has_c else (h_out,)
+    kernel = kernel_table()[spec.kernel][0]
+    packed = packed_weights(kernel, flat, threads)
+    h, c = state[0].contiguous(), None if c is None else c.contiguous()
     h_out, c_out = load().step(kernel, x.contiguous(), h, c, flat, packed, threads)
-    return (h_out, c_out) if info["cell_state"] else (h_out,)
+    return (h_out, c_out) if has_c else (h_out,)

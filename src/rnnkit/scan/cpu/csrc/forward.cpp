@@ -33,6 +33,11 @@ static inline void pointwise_rows(const FwdArgs<T>& a, long t, const Part& p, co
       for (long j = hs.begin; j < hs.end; ++j) h[j] = T(0);
       if (Cell::kCell)
         for (long j = hs.begin; j < hs.end; ++j) c[j] = cp[j];
+      if (kSave && S) {  // saved values are an operator output: defined (zero) at padded steps too
+        T* sv = a.save + (t * B + b) * S * H;
+        for (int s = 0; s < S; ++s)
+          for (long j = hs.begin; j < hs.end; ++j) sv[s * H + j] = T(0);
+      }
       continue;
     }
     FwdRow<T> r;

@@ -1,0 +1,99 @@
+"""What a layer runs while a graph of it is being captured for another runtime.
+
+Capture modes (:func:`capture_mode`), each with its own rule:
+
+- ``"onnx"`` — ``torch.onnx.export`` (the dynamo exporter): only standard operators may appear, since
+  the other runtime knows nothing of rnnkit's. Every layer runs :func:`portable_scan`, the reference math
+  inside torch's ``scan`` operator, which becomes ONNX's ``Scan``: batch and time axes stay dynamic, for
+  every cell. (torch's own LSTM/GRU operators are not used here: their ONNX translation fails with dynamic
+  axes in onnxruntime, for ``torch.nn.LSTM`` too.)
+- ``"torchscript"`` — TorchScript tracing or scripting (also the TorchScript ONNX exporter,
+  ``dynamo=False``), which knows no ``scan``: cells with a torch twin, unpadded and unprojected, run torch's
+  own RNN operator (ONNX's LSTM/GRU/RNN come out); every other call runs the reference loop, unrolled over
+  the example's length.
+- ``"export"`` — ``torch.export``: the fused kernels appear as the operators ``rnnkit::scan_forward``
+  (a loaded program needs ``import rnnkit``); what would run the reference loop runs
+  :func:`portable_scan`, so the time axis can stay dynamic.
+- ``None`` — eager mode and ``torch.compile``: the backends as selected.
+
+:func:`portable_scan` has :func:`rnnkit.scan.reference.reference_scan`'s signature and results (without
+``record``), and is tested against it.
+
+Shape legend: T = time steps, B = batch, H = hidden size, P = output size (H, or proj_size),
+G = row blocks of the cell's weights.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..cells.base import CellSpec, State
+from .reference import ScanResult, reference_scan
+
+
+@torch.compiler.assume_constant_result
+def _in_onnx_export() -> bool:
+    return torch.onnx.is_in_onnx_export()
+
+
+def capture_mode() -> str | None:
+    """``"onnx"``, ``"torchscript"``, ``"export"`` or None (see the module's docstring)."""
+    if torch.jit.is_scripting() or torch.jit.is_tracing():
+        return "torchscript"
+    if not torch.compiler.is_compiling():  # eager: nothing is being captured (the cheap check first)
+        return None
+    if _in_onnx_export():
+        return "onnx"
+    return "export" if torch.compiler.is_exporting() else None
+
+
+def portable_scan(
+    spec: CellSpec,
+    xg: Tensor,
+    state0: State,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None,
+    extras: dict[str, Tensor],
+    mask: Tensor | None = None,
+    h_mask: Tensor | None = None,
+    zoneout: tuple[Tensor, ...] | None = None,
+) -> ScanResult:
+    """Run ``spec`` forward over time as one ``scan`` operator; arguments and result as
+    :func:`rnnkit.scan.reference.reference_scan` (no ``record``). Under TorchScript, which has no
+    ``scan``, the reference loop itself runs."""
+    if torch.jit.is_scripting() or torch.jit.is_tracing():
+        return reference_scan(
+            spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, h_mask=h_mask, zoneout=zoneout
+        )
+    from torch._higher_order_ops.scan import scan
+
+    per_step = zoneout is not None and any(k.size(0) > 1 for k in zoneout)  # training draws (T, B, ·)
+    xs: dict[str, object] = {"xg": xg}  # each (T, ...), sliced per step
+    if mask is not None:
+        xs["mask"] = mask  # (T, B, 1)
+    if per_step:
+        xs["zoneout"] = zoneout
+    fixed_keep = None if zoneout is None or per_step else tuple(k[0] for k in zoneout)  # (1, 1) each
+
+    def step(state: tuple[Tensor, ...], inp: dict[str, object]) -> tuple[tuple[Tensor, ...], Tensor]:
+        h_in = state[0] if h_mask is None else state[0] * h_mask  # (B, P)
+        hg = F.linear(h_in, w_hh, b_hh)  # (B, G*H)
+        new, _ = spec.pointwise(inp["xg"], hg, state, extras, False)
+        if w_hr is not None:
+            new = (F.linear(new[0], w_hr), *new[1:])  # h: (B, P)
+        keep = inp["zoneout"] if per_step else fixed_keep
+        if keep is not None:
+            new = tuple(torch.lerp(n, o, k) for n, o, k in zip(new, state, keep, strict=True))
+        if "mask" in inp:
+            m = inp["mask"]  # (B, 1)
+            out = torch.where(m, new[0], 0.0)
+            new = tuple(torch.where(m, n, s) for n, s in zip(new, state, strict=True))
+        else:
+            out = new[0].clone()  # scan's outputs must not alias its carry
+        return new, out
+
+    final, out = scan(step, tuple(state0), xs)
+    return ScanResult(output=out, state=tuple(final))
