@@ -14,10 +14,12 @@ from torch import nn
 
 from rnnkit import cli
 from rnnkit.export import (
+    ExportFailedError,
     ExportMismatchError,
     export_onnx,
     export_pt2,
     plan_parts,
+    sequence,
 )
 from rnnkit.export.check import check_part
 from rnnkit.export.pt2 import Pt2Artefact, export_part_pt2
@@ -97,6 +99,7 @@ def test_every_shape_exports_and_matches_pytorch_in_its_runtime(shape, fmt, tmp_
     parts = {p.name: p for p in plan_parts(model, lengths=result.lengths)}
     assert [f.part for f in result.files] == list(parts)
     g = torch.Generator().manual_seed(1)
+    rnnkit_ops = False
     for f in result.files:
         assert f.path.is_file() and f.check.max_abs_diff <= 1e-5
         B, T = 4, 6  # neither the example's batch nor its time length
@@ -118,7 +121,11 @@ def test_every_shape_exports_and_matches_pytorch_in_its_runtime(shape, fmt, tmp_
                 assert float((a - b).abs().max()) <= 1e-5
         shapes = {s.name: s.shape for s in (*f.signature.inputs, *f.signature.outputs)}
         assert all("batch" in s for s in shapes.values())  # every tensor has the symbolic batch
+        if fmt == "pt2":
+            graph = torch.export.load(str(f.path)).graph
+            rnnkit_ops |= any(getattr(n.target, "namespace", None) == "rnnkit" for n in graph.nodes)
     sidecar = json.loads(result.sidecar.read_text())
+    assert sidecar["needs_import_rnnkit"] is rnnkit_ops  # loading needs `import rnnkit` iff it calls its ops
     assert sidecar["kind"] == shape and sidecar["files"] == {f.part: f.path.name for f in result.files}
     assert sidecar["versions"]["torch"] == torch.__version__
     assert (sidecar["opset"] is not None) == (fmt == "onnx")
@@ -128,7 +135,8 @@ def test_every_shape_exports_and_matches_pytorch_in_its_runtime(shape, fmt, tmp_
 def test_generator_step_in_onnxruntime_reproduces_greedy_sampling(cell, tmp_path):
     torch.manual_seed(3)
     model = Generator(17, 8, 24, num_layers=2, cell=cell).eval()
-    result = export_onnx(model, tmp_path / "gen.onnx")
+    result = export_onnx(model, tmp_path / "gen.onnx", opset=18)
+    assert result.opset == 18 and json.loads(result.sidecar.read_text())["opset"] == 18
     assert [s.name for s in result.files[0].signature.inputs] == ["token", *model.rnn.spec.state_names]
     prime = [3, 1, 4, 1, 5]
     got = onnx_generate_greedy(onnx_session(result.files[0].path), prime, 30)
@@ -169,6 +177,24 @@ def test_a_file_that_does_not_match_pytorch_is_refused_and_not_written(tmp_path,
     with pytest.raises(ExportMismatchError, match="nothing was written"):
         export_pt2(model, tmp_path / "bad.pt2")
     assert not list(tmp_path.iterdir())
+
+
+def test_lengths_an_exporter_cannot_trace_are_left_out_with_a_note(tmp_path, monkeypatch):
+    def reads_values(self, x, lengths):  # as a layer whose length checks read tensor values would
+        if int(lengths.min()) < 1:
+            raise ValueError("lengths must be >= 1")
+        return self.model(x, lengths)
+
+    monkeypatch.setattr(sequence._ForwardLengths, "forward", reads_values)
+    model = SequenceClassifier(3, 2, 8)
+    result = export_pt2(model, tmp_path / "m.pt2")
+    assert result.lengths is False and "lengths is not an input" in result.notes[0]
+    assert [s.name for s in result.files[0].signature.inputs] == ["x"]
+    sidecar = json.loads(result.sidecar.read_text())
+    assert sidecar["lengths"] is False and sidecar["notes"] == result.notes
+    with pytest.raises(ExportFailedError, match="the pt2 export of the classifier's model failed"):
+        export_pt2(model, tmp_path / "n.pt2", lengths=True)
+    assert not (tmp_path / "n.pt2").exists()
 
 
 def test_bad_arguments_are_clear_errors(tmp_path):
@@ -252,7 +278,7 @@ def test_export_command_on_every_task(task, tmp_path, capsys):
         }
     if task == "compose":
         assert meta["vocab"]["itos"] == json.loads(state["vocab"])["itos"] and meta["vocab"]["eos"] == 2
-        assert sidecar["lengths"] is True and sidecar["needs_import_rnnkit"] in (True, False)
+        assert sidecar["lengths"] is True
     if task in ("stocks", "series"):
         assert meta["scalers"] == state["scalers"] and meta["window"] == state["window"]
         assert len(meta["features"]) == len(state["scalers"]["input_mean"])

@@ -109,8 +109,6 @@ def _export(
             )
             notes.append(note)
             parts = plan_parts(model, example=example, steps=steps, lengths=False)
-            for p in parts:
-                p.notes.append(note)
             artefacts = _export_parts(parts, export_part, fmt, kind)
             want_lengths = False
         paths = part_paths(path, parts)

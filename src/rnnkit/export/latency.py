@@ -184,6 +184,8 @@ def latency_markdown(payload: dict[str, Any]) -> str:
             f"| {r['what']} | {r['ms_per_token']:.3f} | {r['tokens_per_s']:,.0f} | "
             f"**{r['speedup']:.2f}×** ({r['speedup_min']:.2f}–{r['speedup_max']:.2f}) |"
         )
+    best = max(payload["rows"], key=lambda r: r["speedup"])
+    lines += ["", f"Fastest here: {best['what']}, {best['speedup']:.2f}× PyTorch eager."]
     return "\n".join(lines) + "\n"
 
 
