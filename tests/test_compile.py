@@ -17,7 +17,7 @@ from torch import nn
 from rnnkit.models import Forecaster, Generator, Seq2Seq, SequenceClassifier, SequenceTagger
 
 #: the layers' backends under test
-BACKENDS = ["reference"]
+BACKENDS = ["reference", "auto"]
 B, T, H, V = 3, 5, 4, 7
 LENGTHS = [5, 3, 2]
 
