@@ -214,6 +214,10 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         ValueError, match=r"example must have batch >= 2 and time >= 2, got shape \(1, 5, 5\)"
     ):
         export_pt2(framed, tmp_path / "m.pt2", example=torch.randn(1, 5, 5))
+    with pytest.raises(ValueError, match="atol must be a finite number >= 0, got -1"):
+        export_onnx(gen, tmp_path / "m.onnx", atol=-1)
+    with pytest.raises(TypeError, match="metadata must be a JSON-serialisable mapping"):
+        export_onnx(gen, tmp_path / "m.onnx", metadata={"itos": {1, 2}})
     with pytest.raises(ValueError, match="steps must be >= 2"):
         export_pt2(SequenceClassifier(3, 2, 8), tmp_path / "m.pt2", steps=1)
     assert not list(tmp_path.iterdir())

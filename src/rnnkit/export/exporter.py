@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,13 @@ def _export(
         raise ValueError(f"path must end in .{fmt} for format {fmt!r}, got {str(path)!r}")
     if lengths is not None and not isinstance(lengths, bool):
         raise TypeError(f"lengths must be None, True or False, got {type(lengths).__name__}")
+    for name, tol in (("atol", atol), ("rtol", rtol)):
+        if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 <= tol < float("inf"):
+            raise ValueError(f"{name} must be a finite number >= 0, got {tol!r}")
+    try:
+        json.dumps(dict(metadata or {}))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"metadata must be a JSON-serialisable mapping ({e})") from None
     want_lengths = takes_lengths(model) if lengths is None else lengths
     notes: list[str] = []
     was_training = model.training
