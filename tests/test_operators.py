@@ -220,3 +220,26 @@ def test_portable_scan_matches_reference(cell, variant):
         results.append([res.output, *res.state, *torch.autograd.grad(loss, [xg, w_hh])])
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(b, a)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("used", ["output", "h_n", "c_n"])
+def test_gradients_when_the_loss_reads_one_output(cell, used, monkeypatch):
+    """A loss on the final state alone (a classifier) or on the output alone: the outputs it does not
+    read get no gradient tensors at all (nothing is zero-filled) and the fused backward still gives the
+    reference's gradients."""
+    if used == "c_n" and cell == "gru":
+        used = "h_n"
+    ref = make_layer(cell, 3, 4, backend="reference").double()
+    cpu = make_layer(cell, 3, 4, backend="cpu").double()
+    cpu.load_state_dict(ref.state_dict())
+    x = torch.randn(5, 2, 3, dtype=F64)
+    grads = []
+    calls = _spy(monkeypatch)
+    for layer in (ref, cpu):
+        out, st = layer(x)
+        pick = {"output": out, "h_n": states(st)[0], "c_n": states(st)[-1]}[used]
+        grads.append(torch.autograd.grad(pick.pow(2).sum(), list(layer.parameters())))
+    assert calls == ["forward", "backward"]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(b, a)

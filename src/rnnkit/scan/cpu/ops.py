@@ -205,10 +205,16 @@ def _setup_context(ctx, inputs, output) -> None:
     ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
     ctx.save_for_backward(x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, out, saved, cs, hraw)
     ctx.mark_non_differentiable(saved, cs, hraw)
+    ctx.set_materialize_grads(False)  # no zero-filled gradients for saved/cs/hraw (tens of MB at scale)
 
 
 def _backward(ctx, dout, dh_n, dc_n, *_):
     need = ctx.needs_input_grad
+    out, h0, c0 = ctx.saved_tensors[10], ctx.saved_tensors[3], ctx.saved_tensors[4]
+    dout = torch.zeros_like(out) if dout is None else dout  # outputs no loss reached
+    dh_n = torch.zeros_like(h0) if dh_n is None else dh_n
+    if c0 is not None and dc_n is None:
+        dc_n = torch.zeros_like(c0)
     if need[_EXTRA]:
         raise RuntimeError(
             f"rnnkit::scan_forward takes the cell's extra tensor as a constant; it gives no gradient for it "
