@@ -243,3 +243,18 @@ def test_gradients_when_the_loss_reads_one_output(cell, used, monkeypatch):
     assert calls == ["forward", "backward"]
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(b, a)
+
+
+def test_fallback_warning_under_compile(monkeypatch):
+    """An explicit backend that cannot run a call warns (once, while tracing) and the compiled graph
+    still has no break: the warning is not a graph operation."""
+    monkeypatch.setattr(backends_mod, "_warned", set())
+    layer = make_layer("lstm_peephole", 3, 4, backend="cpu")  # no fused kernel for peepholes
+    x = torch.randn(4, 2, 3)
+    torch._dynamo.reset()
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    with pytest.warns(RuntimeWarning, match="backend='cpu' cannot run this call") as record:
+        out, _ = compiled(x)
+        compiled(x)
+    assert len(record) == 1
+    torch.testing.assert_close(out, layer(x)[0])

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from ..cells.base import CellSpec
@@ -133,6 +134,7 @@ def short_reason(reason: str, limit: int = 90) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
+@torch.compiler.assume_constant_result  # under torch.compile: said once while tracing, not in the graph
 def _warn_once(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
