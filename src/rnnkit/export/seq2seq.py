@@ -25,32 +25,19 @@ from .part import BATCH, ExportPart, example_batch, random_lengths
 
 
 class _Encoder(nn.Module):
-    """``Seq2Seq.encode``'s math without its argument checks (they read tensor values, which an exported
-    graph cannot do); the mask is always given (all True without lengths: the same weights)."""
+    """``Seq2Seq.encode`` with its results as plain tensors; the mask is always given (all True without
+    padding: the same attention weights as none)."""
 
     def __init__(self, model: Seq2Seq) -> None:
         super().__init__()
         self.model = model
 
     def _encode(self, src: Tensor, src_lengths: Tensor | None) -> tuple[Tensor, ...]:
-        m = self.model
-        B, S = src.shape
-        memory, state = m.encoder(m.dropout(m.src_embedding(src)), lengths=src_lengths)  # (B, S, M)
-        if m.bridge is not None:
-            L, H = m.num_layers, m.encoder.hidden_size
-            parts = []
-            for k, (part, proj) in enumerate(zip(as_tuple(state), m.bridge, strict=True)):
-                both = part.view(L, 2, B, H).transpose(1, 2).reshape(L, B, 2 * H)  # (L, B, 2H)
-                parts.append(torch.tanh(proj(both)) if k == 0 else proj(both))  # (L, B, H)
-            state = like_state(parts)
-        if m.attention is None:
+        enc, state = self.model.encode(src, src_lengths)  # memory (B, S, M), state (L, B, H) each
+        if enc.keys is None:
             return as_tuple(state)
-        if src_lengths is None:
-            mask = torch.ones_like(src, dtype=torch.bool)  # (B, S)
-        else:
-            steps = torch.arange(S, device=src.device).unsqueeze(0)  # (1, S)
-            mask = steps < src_lengths.to(src.device).unsqueeze(1)  # (B, S)
-        return (memory, m.attention.keys(memory), mask, *as_tuple(state))
+        mask = torch.ones_like(src, dtype=torch.bool) if enc.mask is None else enc.mask  # (B, S)
+        return (enc.memory, enc.keys, mask, *as_tuple(state))
 
 
 class _EncoderSrc(_Encoder):
