@@ -95,5 +95,7 @@ def portable_scan(
             out = new[0].clone()  # scan's outputs must not alias its carry
         return new, out
 
-    final, out = scan(step, tuple(state0), xs)
+    # the scan gets its own copies of the initial state: views into the stacked (L*D, B, ·) state start
+    # at an offset of B·H, which the exporter would tie to the batch size (fixing it in the graph)
+    final, out = scan(step, tuple(s.clone() for s in state0), xs)
     return ScanResult(output=out, state=tuple(final))
