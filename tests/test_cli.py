@@ -25,7 +25,7 @@ def run_cli(*argv: str) -> int:
     return cli.main([str(a) for a in argv])
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "generate", "forecast", "compose", "tour"])
+@pytest.mark.parametrize("command", cli.COMMANDS)  # every sub-command the CLI registers
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as e:
         run_cli(command, "--help")

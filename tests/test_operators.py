@@ -101,9 +101,7 @@ def test_opcheck_step(cell):
         ]
     h = torch.randn(2, 4, 5)
     c = torch.randn(2, 4, 5) if layer.spec.has_cell_state else None
-    torch.library.opcheck(
-        torch.ops.rnnkit.step.default, (layer.spec.kernel, torch.randn(4, 3), h, c, flat, 1)
-    )
+    torch.library.opcheck(torch.ops.rnnkit.step.default, (layer.spec.kernel, torch.randn(4, 3), h, c, flat))
 
 
 # -- second derivatives ----------------------------------------------------------------------------------
@@ -258,3 +256,26 @@ def test_fallback_warning_under_compile(monkeypatch):
         compiled(x)
     assert len(record) == 1
     torch.testing.assert_close(out, layer(x)[0])
+
+
+def test_transforms_and_fake_tensors_go_through_the_operator():
+    """Plain eager calls run the kernels directly; fake tensors go through the registered operator (its
+    fake implementation); torch.func transforms run the reference math — the same numbers."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    layer = make_layer("gru", 3, 4, num_layers=2, backend="cpu").double()
+    x = torch.randn(5, 2, 3, dtype=F64)
+    params = {n: p.detach() for n, p in layer.named_parameters()}
+
+    def loss(ps, x):
+        out, h = torch.func.functional_call(layer, ps, (x,))
+        return out.pow(2).sum() + h.sum()
+
+    by_transform = torch.func.grad(loss)(params, x)
+    by_autograd = torch.autograd.grad(loss(dict(layer.named_parameters()), x), list(layer.parameters()))
+    for (name, a), b in zip(by_transform.items(), by_autograd, strict=True):
+        torch.testing.assert_close(a, b, msg=lambda m, n=name: f"{n}: {m}")
+    with FakeTensorMode() as mode:
+        fake_layer = make_layer("lstm", 3, 4, num_layers=2, bidirectional=True, backend="cpu")
+        out, (h, c) = fake_layer(mode.from_tensor(torch.randn(6, 2, 3)))
+    assert out.shape == (6, 2, 8) and h.shape == (4, 2, 4) and c.shape == (4, 2, 4)

@@ -223,6 +223,8 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         reference math."""
         capture = capture_mode()
         plain = not record and not self.regularization.changes_recurrence(self.training)
+        if capture == "transform":
+            return reference_scan, None
         if capture == "onnx":
             return (reference_scan if record else portable_scan), None
         if capture == "torchscript":
@@ -340,8 +342,10 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         when the step must stay in PyTorch (autograd, dropout or regularisation active)."""
         if self.training and (self.regularization.active or (self.dropout and self.num_layers > 1)):
             return None
-        if self.regularization.changes_recurrence(self.training) or capture_mode() is not None:
-            return None  # (a graph captured for another runtime gets the step in standard operators)
+        if self.regularization.changes_recurrence(self.training):
+            return None
+        if capture_mode() in ("onnx", "torchscript", "transform"):
+            return None  # standard operators: a runtime without rnnkit's, or a torch.func transform
         if torch.is_grad_enabled() and (
             x.requires_grad
             or any(s.requires_grad for s in state)

@@ -12,8 +12,11 @@ Capture modes (:func:`capture_mode`), each with its own rule:
   own RNN operator (ONNX's LSTM/GRU/RNN come out); every other call runs the reference loop, unrolled over
   the example's length.
 - ``"export"`` — ``torch.export``: the fused kernels appear as the operators ``rnnkit::scan_forward``
-  (a loaded program needs ``import rnnkit``); what would run the reference loop runs
-  :func:`portable_scan`, so the time axis can stay dynamic.
+  and, for ``layer.step()``, ``rnnkit::step`` (a loaded program needs ``import rnnkit``); what would run
+  the reference loop runs :func:`portable_scan`, so the time axis can stay dynamic.
+- ``"transform"`` — inside a ``torch.func`` transform (``grad``, ``vmap``, ``jacrev`` …): the reference
+  math, plain PyTorch operators that every transform knows (the fused operators' autograd formula is
+  not written for functorch).
 - ``None`` — eager mode and ``torch.compile``: the backends as selected.
 
 :func:`portable_scan` has :func:`rnnkit.scan.reference.reference_scan`'s signature and results (without
@@ -28,6 +31,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch._C._functorch import peek_interpreter_stack
 
 from ..cells.base import CellSpec, State
 from .reference import ScanResult, reference_scan
@@ -39,11 +43,11 @@ def _in_onnx_export() -> bool:
 
 
 def capture_mode() -> str | None:
-    """``"onnx"``, ``"torchscript"``, ``"export"`` or None (see the module's docstring)."""
+    """``"onnx"``, ``"torchscript"``, ``"export"``, ``"transform"`` or None (see the module's docstring)."""
     if torch.jit.is_scripting() or torch.jit.is_tracing():
         return "torchscript"
-    if not torch.compiler.is_compiling():  # eager: nothing is being captured (the cheap check first)
-        return None
+    if not torch.compiler.is_compiling():  # eager: nothing is captured, but a transform may be running
+        return "transform" if peek_interpreter_stack() is not None else None
     if _in_onnx_export():
         return "onnx"
     return "export" if torch.compiler.is_exporting() else None

@@ -107,12 +107,16 @@ def scan_forward(
     is empty for cells without a cell state, and the last three are empty unless ``training`` (and then
     each only where the cell / the projection needs it).
     """
-    kernel = kernel_table()[cell][0]
+    return forward_kernel(cell, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, training)
+
+
+def forward_kernel(cell, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, training):
+    """The body of ``rnnkit::scan_forward``: the extension's forward scan (same arguments and result)."""
     res = load().forward(
-        kernel, x.contiguous(), _c(w_ih), _c(b_ih), h0.contiguous(), _c(c0), w_hh.contiguous(), _c(b_hh),
-        _c(w_hr), _c(extra), _c(lengths), training, *_threads(),
+        kernel_table()[cell][0], x.contiguous(), _c(w_ih), _c(b_ih), h0.contiguous(), _c(c0),
+        w_hh.contiguous(), _c(b_hh), _c(w_hr), _c(extra), _c(lengths), training, *_threads(),
     )  # fmt: skip
-    return tuple(_empty(x) if t is None else t for t in res)  # type: ignore[return-value]
+    return tuple(_empty(x) if t is None else t for t in res)
 
 
 @scan_forward.register_fake
@@ -161,14 +165,24 @@ def scan_backward(
     Returns (dx, dw_ih, db_ih, dh0, dc0, dw_hh, db_hh, dw_hr): dx is (T, B, I), or dxg (T, B, G*H) without
     ``w_ih``; a gradient not asked for or not applicable is an empty tensor.
     """
-    kernel = kernel_table()[cell][0]
+    return backward_kernel(
+        cell, x, w_ih, has_b_ih, w_hh, has_b_hh, w_hr, extra, lengths, h0, c0, out, saved, cs, hraw, dout,
+        dh_n, dc_n, need,
+    )  # fmt: skip
+
+
+def backward_kernel(
+    cell, x, w_ih, has_b_ih, w_hh, has_b_hh, w_hr, extra, lengths, h0, c0, out, saved, cs, hraw, dout, dh_n,
+    dc_n, need,
+):  # fmt: skip
+    """The body of ``rnnkit::scan_backward``: the extension's backward scan (same arguments and result)."""
     opt = lambda t: t if t is not None and t.numel() else None  # noqa: E731
     res = load().backward(
-        kernel, x.contiguous(), _c(w_ih), has_b_ih, w_hh.contiguous(), has_b_hh, _c(w_hr), _c(extra),
-        _c(lengths), h0.contiguous(), _c(c0), out.contiguous(), opt(saved), opt(cs), opt(hraw),
+        kernel_table()[cell][0], x.contiguous(), _c(w_ih), has_b_ih, w_hh.contiguous(), has_b_hh, _c(w_hr),
+        _c(extra), _c(lengths), h0.contiguous(), _c(c0), out.contiguous(), opt(saved), opt(cs), opt(hraw),
         dout.contiguous(), dh_n.contiguous(), _c(dc_n), list(need), *_threads(),
     )  # fmt: skip
-    return tuple(_empty(out) if t is None else t for t in res)  # type: ignore[return-value]
+    return tuple(_empty(out) if t is None else t for t in res)
 
 
 @scan_backward.register_fake
@@ -198,17 +212,25 @@ def _scan_backward_fake(
 _X, _W_IH, _B_IH, _H0, _C0, _W_HH, _B_HH, _W_HR, _EXTRA = range(1, 10)
 
 
-def _setup_context(ctx, inputs, output) -> None:
-    cell, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, training = inputs
+def setup_context(ctx, inputs, output) -> None:
+    """Autograd of ``scan_forward``: what the backward pass keeps."""
     out, _, _, saved, cs, hraw = output
-    ctx.cell, ctx.training = cell, training
-    ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
-    ctx.save_for_backward(x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, out, saved, cs, hraw)
+    keep_for_backward(ctx, inputs, out, saved, cs, hraw)
     ctx.mark_non_differentiable(saved, cs, hraw)
     ctx.set_materialize_grads(False)  # no zero-filled gradients for saved/cs/hraw (tens of MB at scale)
 
 
-def _backward(ctx, dout, dh_n, dc_n, *_):
+def keep_for_backward(ctx, inputs, out: Tensor, saved: Tensor, cs: Tensor, hraw: Tensor) -> None:
+    """Save what :func:`backward` reads (shared with ``function.py``'s direct eager path)."""
+    cell, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, training = inputs
+    ctx.cell, ctx.training = cell, training
+    ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
+    ctx.save_for_backward(x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, out, saved, cs, hraw)
+
+
+def backward(ctx, dout, dh_n, dc_n, *_):
+    """Autograd of ``scan_forward``: the fused backward pass, through ``rnnkit::scan_backward`` (or, on the
+    direct eager path, its kernel), or the reference formula when a differentiable graph is wanted."""
     need = ctx.needs_input_grad
     out, h0, c0 = ctx.saved_tensors[10], ctx.saved_tensors[3], ctx.saved_tensors[4]
     dout = torch.zeros_like(out) if dout is None else dout  # outputs no loss reached
@@ -230,7 +252,8 @@ def _backward(ctx, dout, dh_n, dc_n, *_):
         )
     x, w_ih, _, h0, c0, w_hh, _, w_hr, extra, lengths, out, saved, cs, hraw = ctx.saved_tensors
     flags = [need[_X], need[_W_IH], need[_B_IH], need[_W_HH], need[_B_HH], need[_W_HR]]
-    grads = torch.ops.rnnkit.scan_backward(
+    run = backward_kernel if getattr(ctx, "direct", False) else torch.ops.rnnkit.scan_backward
+    grads = run(
         ctx.cell, x, w_ih, ctx.has_b_ih, w_hh, ctx.has_b_hh, w_hr, extra, lengths, h0, c0, out, saved, cs,
         hraw, dout, dh_n, dc_n if c0 is not None else None, flags,
     )  # fmt: skip
@@ -268,26 +291,20 @@ def _reference_backward(ctx, dout, dh_n, dc_n):
     return tuple(result)
 
 
-torch.library.register_autograd("rnnkit::scan_forward", _backward, setup_context=_setup_context)
+torch.library.register_autograd("rnnkit::scan_forward", backward, setup_context=setup_context)
 
 
 # -- rnnkit::step ------------------------------------------------------------------------------------------
 @torch.library.custom_op("rnnkit::step", mutates_args=(), device_types="cpu")
-def step(
-    cell: str, x: Tensor, h: Tensor, c: Tensor | None, weights: list[Tensor], threads: int
-) -> tuple[Tensor, Tensor]:
+def step(cell: str, x: Tensor, h: Tensor, c: Tensor | None, weights: list[Tensor]) -> tuple[Tensor, Tensor]:
     """One step of a unidirectional stack of L layers: x (B, I), h (L, B, P), c (L, B, H) or None, and per
     layer the 6 tensors [w_ih, b_ih, w_hh, b_hh, w_hr, extra] (an empty tensor for a missing one) ->
     (h' (L, B, P), c' (L, B, H), empty without a cell state). No autograd (generation)."""
-    from .step import packed_weights
+    from .step import step_kernel
 
-    kernel = kernel_table()[cell][0]
-    flat = [t.contiguous() for t in weights]
-    packed = packed_weights(kernel, flat, threads)
-    h_out, c_out = load().step(kernel, x.contiguous(), h.contiguous(), _c(c), flat, packed, threads)
-    return h_out, _empty(h_out) if c_out is None else c_out
+    return step_kernel(cell, x, h, c, weights)
 
 
 @step.register_fake
-def _step_fake(cell, x, h, c, weights, threads):
+def _step_fake(cell, x, h, c, weights):
     return h.new_empty(h.shape), h.new_empty(c.shape) if c is not None else h.new_empty(0)

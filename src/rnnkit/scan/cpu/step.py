@@ -54,6 +54,22 @@ def packed_weights(kernel: int, flat: list[Tensor], threads: int) -> list[Tensor
     return packed
 
 
+def step_kernel(
+    cell: str, x: Tensor, h: Tensor, c: Tensor | None, flat: list[Tensor]
+) -> tuple[Tensor, Tensor]:
+    """The body of ``rnnkit::step`` (same arguments and result): the threads from the step's work, the
+    packed weights from the cache, one native call."""
+    layers = len(flat) // 6
+    work = sum(flat[6 * k].numel() + flat[6 * k + 2].numel() for k in range(layers)) * x.size(0)
+    threads = threads_for(work)  # (G*H) x (I + P) multiply-adds per layer and row
+    kernel = kernel_table()[cell][0]
+    flat = [t if t.is_contiguous() else t.contiguous() for t in flat]
+    packed = packed_weights(kernel, flat, threads)
+    c = None if c is None else c.contiguous()
+    h_out, c_out = load().step(kernel, x.contiguous(), h.contiguous(), c, flat, packed, threads)
+    return h_out, (h_out.new_empty(0) if c_out is None else c_out)
+
+
 def cpu_step(spec: CellSpec, x: Tensor, state: State, weights: Sequence[LayerWeights]) -> State:
     """Advance every layer by one step: x (B, I), state ``(h (L, B, P),)`` or ``(h, c (L, B, H))``
     -> the new state, same shapes; the output of the step is ``new_state[0][-1]``. No autograd."""
@@ -61,16 +77,8 @@ def cpu_step(spec: CellSpec, x: Tensor, state: State, weights: Sequence[LayerWei
     flat: list[Tensor] = []
     for w_ih, b_ih, w_hh, b_hh, w_hr, extras in weights:
         extra = next(iter(extras.values())) if extras else None
-        for t in (w_ih, b_ih, w_hh, b_hh, w_hr, extra):  # the binding reads data only: no detach needed
-            flat.append(_EMPTY if t is None else t if t.is_contiguous() else t.contiguous())
-    work = sum(w[0].numel() + w[2].numel() for w in weights) * x.size(0)  # (G*H) x (I + P) per layer
-    threads = threads_for(work)
+        flat += [_EMPTY if t is None else t for t in (w_ih, b_ih, w_hh, b_hh, w_hr, extra)]
     c = state[1] if has_c else None
-    if torch.compiler.is_compiling():
-        h_out, c_out = torch.ops.rnnkit.step(spec.kernel, x, state[0], c, flat, threads)
-        return (h_out, c_out) if has_c else (h_out,)
-    kernel = kernel_table()[spec.kernel][0]
-    packed = packed_weights(kernel, flat, threads)
-    h, c = state[0].contiguous(), None if c is None else c.contiguous()
-    h_out, c_out = load().step(kernel, x.contiguous(), h, c, flat, packed, threads)
+    run = torch.ops.rnnkit.step if torch.compiler.is_compiling() else step_kernel
+    h_out, c_out = run(spec.kernel, x, state[0], c, flat)  # the binding reads data only: no detach needed
     return (h_out, c_out) if has_c else (h_out,)
