@@ -22,9 +22,10 @@ import warnings
 
 import pytest
 import torch
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnkit
+from backend_helpers import assert_same_runs, backend_pair, leaf_copy, run_with_cotangents
 from conftest import ALL_CELLS, make_layer, states
 from rnnkit.cells.registry import get_cell
 from rnnkit.scan import cpu as cpu_mod
@@ -68,39 +69,7 @@ def spy(monkeypatch, extension):
 
 def pair(cell: str, input_size: int, hidden_size: int, dtype=torch.float64, **kw):
     """The same network on the reference and the cpu backend (shared weights)."""
-    ref = make_layer(cell, input_size, hidden_size, backend="reference", **kw).to(dtype)
-    cpu = make_layer(cell, input_size, hidden_size, backend="cpu", **kw).to(dtype)
-    cpu.load_state_dict(ref.state_dict())
-    return ref, cpu
-
-
-def run_with_cotangents(layer, x, hx, lengths, seed: int = 1):
-    """Forward, then backward with random cotangents on the output and every final state. Returns the
-    values (output, final states) and the gradients by name (x, hx[k], every parameter)."""
-    layer.zero_grad(set_to_none=True)
-    hx_parts = () if hx is None else hx if isinstance(hx, tuple) else (hx,)
-    leaves = {"x": x.data if isinstance(x, PackedSequence) else x}
-    leaves |= {f"hx[{k}]": h for k, h in enumerate(hx_parts)}
-    for t in leaves.values():
-        t.grad = None
-    kwargs = {} if lengths is None else {"lengths": lengths}
-    out, st = layer(x, hx, **kwargs)
-    data = out.data if isinstance(out, PackedSequence) else out
-    g = torch.Generator().manual_seed(seed)
-    loss = (data * torch.randn(data.shape, generator=g, dtype=data.dtype)).sum()
-    for s in states(st):
-        loss = loss + (s * torch.randn(s.shape, generator=g, dtype=s.dtype)).sum()
-    loss.backward()
-    grads = {n: t.grad for n, t in leaves.items()} | {n: p.grad for n, p in layer.named_parameters()}
-    return [data, *states(st)], grads
-
-
-def _leaf_copy(x):
-    if isinstance(x, PackedSequence):
-        return x._replace(data=x.data.detach().clone().requires_grad_(True))
-    if isinstance(x, tuple):
-        return tuple(_leaf_copy(t) for t in x)
-    return None if x is None else x.detach().clone().requires_grad_(True)
+    return backend_pair(cell, input_size, hidden_size, dtype, "cpu", **kw)
 
 
 def assert_fused_ran(spy, layer, backward: bool) -> None:
@@ -114,17 +83,8 @@ def assert_fused_ran(spy, layer, backward: bool) -> None:
 def assert_same(ref_layer, cpu_layer, x, hx=None, lengths=None, dtype=torch.float64, *, spy):
     """Both layers give the same values and the same gradient for every input and parameter, and the
     second one ran on the extension (forward and backward)."""
-    vals_a, grads_a = run_with_cotangents(ref_layer, _leaf_copy(x), _leaf_copy(hx), lengths)
-    spy.clear()
-    vals_b, grads_b = run_with_cotangents(cpu_layer, _leaf_copy(x), _leaf_copy(hx), lengths)
+    assert_same_runs(ref_layer, cpu_layer, x, hx, lengths, TOL[dtype], before_second=spy.clear)
     assert_fused_ran(spy, cpu_layer, backward=True)
-    for a, b in zip(vals_a, vals_b, strict=True):
-        torch.testing.assert_close(b, a, **TOL[dtype])
-    assert grads_a.keys() == grads_b.keys()
-    for name, a in grads_a.items():
-        b = grads_b[name]
-        assert a is not None and b is not None, f"no gradient for {name}"
-        torch.testing.assert_close(b, a, **TOL[dtype], msg=lambda m, n=name: f"gradient of {n}: {m}")
 
 
 CONFIGS = {
@@ -202,10 +162,10 @@ def test_dropout_between_layers_matches_reference(cell, spy):
     ref, cpu = pair(cell, 3, 5, torch.float64, num_layers=3, dropout=0.5)
     x = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
     torch.manual_seed(7)
-    vals_a, grads_a = run_with_cotangents(ref.train(), _leaf_copy(x), None, None)
+    vals_a, grads_a = run_with_cotangents(ref.train(), leaf_copy(x), None, None)
     torch.manual_seed(7)
     spy.clear()
-    vals_b, grads_b = run_with_cotangents(cpu.train(), _leaf_copy(x), None, None)
+    vals_b, grads_b = run_with_cotangents(cpu.train(), leaf_copy(x), None, None)
     assert_fused_ran(spy, cpu, backward=True)
     assert not torch.equal(vals_a[0], ref.eval()(x)[0]), "dropout must have been active"
     for a, b in zip(vals_a, vals_b, strict=True):

@@ -15,9 +15,10 @@ from typing import NamedTuple
 
 import pytest
 import torch
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnkit
+from backend_helpers import assert_same_runs, backend_pair
 from conftest import ALL_CELLS, TWIN_CELLS, make_layer, states
 from rnnkit.cells.registry import get_cell
 from rnnkit.cli import main as cli_main
@@ -67,53 +68,12 @@ def op_name(cell: str) -> str:
 
 def pair(cell: str, input_size: int, hidden_size: int, dtype=torch.float64, **kw):
     """The same network on the reference and the torch backend (shared weights)."""
-    ref = make_layer(cell, input_size, hidden_size, backend="reference", **kw).to(dtype)
-    fused = make_layer(cell, input_size, hidden_size, backend="torch", **kw).to(dtype)
-    fused.load_state_dict(ref.state_dict())
-    return ref, fused
+    return backend_pair(cell, input_size, hidden_size, dtype, "torch", **kw)
 
 
-def _leaf_copy(x):
-    if isinstance(x, PackedSequence):
-        return x._replace(data=x.data.detach().clone().requires_grad_(True))
-    if isinstance(x, tuple):
-        return tuple(_leaf_copy(t) for t in x)
-    return None if x is None else x.detach().clone().requires_grad_(True)
-
-
-def run_with_cotangents(layer, x, hx, lengths):
-    """Forward, then backward with random cotangents on the output and every final state. Returns the
-    values (output, final states) and the gradients by name (x, hx[k], every parameter)."""
-    hx_parts = () if hx is None else hx if isinstance(hx, tuple) else (hx,)
-    leaves = {"x": x.data if isinstance(x, PackedSequence) else x}
-    leaves |= {f"hx[{k}]": h for k, h in enumerate(hx_parts)}
-    out, st = layer(x, hx, **({} if lengths is None else {"lengths": lengths}))
-    data = out.data if isinstance(out, PackedSequence) else out
-    g = torch.Generator().manual_seed(1)
-    loss = (data * torch.randn(data.shape, generator=g, dtype=data.dtype)).sum()
-    for s in states(st):
-        loss = loss + (s * torch.randn(s.shape, generator=g, dtype=s.dtype)).sum()
-    loss.backward()
-    grads = {n: t.grad for n, t in leaves.items()} | {n: p.grad for n, p in layer.named_parameters()}
-    return [data, *states(st)], grads
-
-
-def assert_same(ref, fused, x, hx=None, lengths=None, dtype=torch.float64) -> float:
-    """Both layers give the same values and gradients for every input and parameter; the largest
-    difference seen."""
-    vals_a, grads_a = run_with_cotangents(ref, _leaf_copy(x), _leaf_copy(hx), lengths)
-    vals_b, grads_b = run_with_cotangents(fused, _leaf_copy(x), _leaf_copy(hx), lengths)
-    worst = 0.0
-    for a, b in zip(vals_a, vals_b, strict=True):
-        torch.testing.assert_close(b, a, **TOL[dtype])
-        worst = max(worst, (a - b).abs().max().item())
-    assert grads_a.keys() == grads_b.keys()
-    for name, a in grads_a.items():
-        b = grads_b[name]
-        assert a is not None and b is not None, f"no gradient for {name}"
-        torch.testing.assert_close(b, a, **TOL[dtype], msg=lambda m, n=name: f"gradient of {n}: {m}")
-        worst = max(worst, (a - b).abs().max().item())
-    return worst
+def assert_same(ref, fused, x, hx=None, lengths=None, dtype=torch.float64) -> None:
+    """Both layers give the same values and gradients for every input and parameter."""
+    assert_same_runs(ref, fused, x, hx, lengths, TOL[dtype])
 
 
 def random_state(layer, batch: int, dtype) -> torch.Tensor | tuple[torch.Tensor, ...]:
