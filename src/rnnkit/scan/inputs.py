@@ -117,6 +117,13 @@ def time_mask(lengths: Tensor | None, steps: int, device: torch.device) -> Tenso
     return (t < lengths.unsqueeze(0)).unsqueeze(-1).to(device)  # (T, B, 1)
 
 
+def lengths_from_mask(mask: Tensor | None, steps: int) -> Tensor | None:
+    """(T, B, 1) suffix-padding mask (``time_mask``) -> (B,) int64 lengths on the CPU (None when absent)."""
+    if mask is None:
+        return None
+    return mask.reshape(steps, -1).sum(0, dtype=torch.int64).cpu()
+
+
 def reverse_time(x: Tensor, lengths: Tensor | None) -> Tensor:
     """Reverse each sequence within its own length; padded steps stay where they are. (T, B, ...)"""
     if lengths is None:

@@ -28,6 +28,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from .._checks import check_values, drop_full_lengths
 from ..cells.base import CellSpec, State
+from .inputs import lengths_from_mask
 from .reference import ScanResult
 
 #: the cells' kernel names (``spec.kernel``) that compute torch's math -> the ``torch._VF`` operator
@@ -128,7 +129,7 @@ def torch_layer(
     if mask is not None:
         if mask.shape != (steps, x.size(1), 1):
             raise ValueError(f"mask must have shape {(steps, x.size(1), 1)}, got {tuple(mask.shape)}")
-        lengths = mask.reshape(steps, -1).sum(0, dtype=torch.int64).cpu()  # (B,)
+        lengths = lengths_from_mask(mask, steps)  # (B,)
         check_values(
             lengths >= 1,
             "mask must give every sequence at least one step",

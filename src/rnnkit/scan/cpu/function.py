@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 from ...cells.base import CellSpec, State
+from ..inputs import lengths_from_mask
 from ..reference import ScanResult
 from . import ops
 
@@ -61,13 +62,6 @@ def through_operator(x: Tensor) -> bool:
     """Whether a call on input ``x`` must go through the registered operator (something traces or
     transforms it) rather than straight to the kernels."""
     return torch.compiler.is_compiling() or type(x) is not Tensor or _get_current_dispatch_mode() is not None
-
-
-def lengths_from_mask(mask: Tensor | None, steps: int) -> Tensor | None:
-    """(T, B, 1) suffix-padding mask -> (B,) int64 lengths on the CPU (None when absent)."""
-    if mask is None:
-        return None
-    return mask.reshape(steps, -1).sum(0, dtype=torch.int64).cpu()
 
 
 def fused_layer(

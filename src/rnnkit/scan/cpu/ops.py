@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...cells.base import CellSpec
+from ..inputs import time_mask
 from ..reference import reference_scan
 from .build import load
 
@@ -232,7 +233,8 @@ def backward(ctx, dout, dh_n, dc_n, *_):
     """Autograd of ``scan_forward``: the fused backward pass, through ``rnnkit::scan_backward`` (or, on the
     direct eager path, its kernel), or the reference formula when a differentiable graph is wanted."""
     need = ctx.needs_input_grad
-    out, h0, c0 = ctx.saved_tensors[10], ctx.saved_tensors[3], ctx.saved_tensors[4]
+    saved_tensors = ctx.saved_tensors  # unpacked once: each access unpacks all fourteen
+    x, w_ih, _, h0, c0, w_hh, _, w_hr, extra, lengths, out, saved, cs, hraw = saved_tensors
     dout = torch.zeros_like(out) if dout is None else dout  # outputs no loss reached
     dh_n = torch.zeros_like(h0) if dh_n is None else dh_n
     if c0 is not None and dc_n is None:
@@ -243,14 +245,13 @@ def backward(ctx, dout, dh_n, dc_n, *_):
             f"(cell {ctx.cell!r}: make it a buffer, or run the layer with backend='reference')"
         )
     if torch.is_grad_enabled():  # create_graph=True: a differentiable formula is wanted
-        return _reference_backward(ctx, dout, dh_n, dc_n)
+        return _reference_backward(ctx, saved_tensors, dout, dh_n, dc_n)
     if not ctx.training:
         raise RuntimeError(
             "rnnkit::scan_forward ran with training=False (the inference form, which saves nothing for the "
             "backward pass; torch.export records that form): run the layer itself, or call the operator "
             "with training=True, when gradients are wanted"
         )
-    x, w_ih, _, h0, c0, w_hh, _, w_hr, extra, lengths, out, saved, cs, hraw = ctx.saved_tensors
     flags = [need[_X], need[_W_IH], need[_B_IH], need[_W_HH], need[_B_HH], need[_W_HR]]
     run = backward_kernel if getattr(ctx, "direct", False) else torch.ops.rnnkit.scan_backward
     grads = run(
@@ -265,15 +266,14 @@ def backward(ctx, dout, dh_n, dc_n, *_):
     )  # fmt: skip
 
 
-def _reference_backward(ctx, dout, dh_n, dc_n):
+def _reference_backward(ctx, saved_tensors: tuple[Tensor | None, ...], dout, dh_n, dc_n):
     """Gradients as a differentiable graph: the layer recomputed with the reference scan (PyTorch ops),
     differentiated with ``create_graph=True``."""
-    x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, *_ = ctx.saved_tensors
+    x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, extra, lengths, *_ = saved_tensors
     spec = spec_for_kernel(ctx.cell)
     inputs = (x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr)
     xg = x if w_ih is None else F.linear(x, w_ih, b_ih)  # (T, B, G*H)
-    steps = x.size(0)
-    mask = None if lengths is None else (torch.arange(steps).unsqueeze(1) < lengths).unsqueeze(-1)
+    mask = time_mask(lengths, x.size(0), x.device)  # (T, B, 1) or None
     extras = {} if extra is None else {next(iter(spec.extra_tensors(1))): extra}
     state0 = (h0,) if c0 is None else (h0, c0)
     res = reference_scan(spec, xg, state0, w_hh, b_hh, w_hr, extras, mask)
