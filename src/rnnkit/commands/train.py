@@ -34,12 +34,14 @@ SHORTCUTS = {
     "--name": ("run.name", "name"),
     "--device": ("run.device", "device"),
     "--threads": ("run.threads", "threads"),
+    "--on-divergence": ("optim.on_divergence", "on_divergence"),
 }
 #: keys a resumed run may change (the rest would break the exact continuation)
 RESUMABLE = (
     "optim.max_steps",
     "optim.max_minutes",
     "optim.max_epochs",
+    "optim.on_divergence",
     "run.progress",
     "run.plot",
     "run.device",
@@ -48,7 +50,8 @@ RESUMABLE = (
 
 
 def cli_errors(command: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
-    """Report bad input (ValueError/TypeError/FileNotFoundError) as one line and exit status 2."""
+    """Report bad input (ValueError/TypeError/FileNotFoundError) as one line and exit status 2, and a
+    diverged training run (:class:`rnnkit.train.DivergenceError`) as one line and exit status 3."""
 
     def wrap(fn: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(fn)
@@ -58,6 +61,9 @@ def cli_errors(command: str) -> Callable[[Callable[..., int]], Callable[..., int
             except (ValueError, TypeError, FileNotFoundError) as e:
                 print(f"rnnkit {command}: error: {e}", file=sys.stderr)
                 return 2
+            except FloatingPointError as e:  # training diverged (rnnkit.train.DivergenceError)
+                print(f"rnnkit {command}: error: {e}", file=sys.stderr)
+                return 3
 
         return run
 
@@ -104,6 +110,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="run directory name (run.name, default <task>-<timestamp>)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (run.device)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (run.threads)")
+    p.add_argument(
+        "--on-divergence",
+        choices=("stop", "warn"),
+        help="when the loss blows up (above optim.divergence_factor x its lowest running median for "
+        "optim.divergence_steps steps): stop with an error (default) or warn and go on "
+        "(optim.on_divergence); a non-finite loss or gradient always stops",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (run.progress=false)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
     p.add_argument("--show-config", action="store_true", help="print the resolved settings and exit")

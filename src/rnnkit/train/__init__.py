@@ -8,7 +8,7 @@ from .callbacks import Callback, CurvePlotter, JSONLLogger, ProgressBar, read_js
 from .checkpoint import Checkpoint, load_checkpoint, load_weights, read_meta, save_checkpoint, seed_everything
 from .config import Config, OptimConfig, RunConfig, apply_overrides, option, to_toml, valid_keys
 from .optim import LRSchedule, build_optimizer
-from .outputs import FitResult, LossOutput
+from .outputs import DivergenceError, FitResult, LossOutput
 from .sources import BatchSource, as_source
 from .trainer import Trainer
 
@@ -18,6 +18,7 @@ __all__ = [
     "Checkpoint",
     "Config",
     "CurvePlotter",
+    "DivergenceError",
     "FitResult",
     "JSONLLogger",
     "LRSchedule",

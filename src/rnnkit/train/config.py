@@ -64,10 +64,20 @@ class OptimConfig:
     max_epochs: int | None = option(None, "stop after this many passes over the training data", low=1)
     max_minutes: float | None = option(
         None,
-        "time budget of the training loop (with periodic evaluations); the schedule then anneals "
-        "over whichever of max_steps / max_minutes ends first",
+        "time budget of the training loop (with periodic evaluations): the step count is planned once "
+        "from the measured speed when warm-up ends, and the schedule anneals over that plan",
         low=0.0,
     )
+    on_divergence: str = option(
+        "stop",
+        "a training loss above divergence_factor x its lowest running median for divergence_steps steps "
+        "in a row: stop with an error or warn and go on (a non-finite loss or gradient always stops)",
+        choices=("stop", "warn"),
+    )
+    divergence_factor: float = option(
+        10.0, "how many times its lowest running median the loss must exceed to count as diverging", low=1.0
+    )
+    divergence_steps: int = option(20, "consecutive steps above the factor before it counts", low=1)
 
 
 @dataclass

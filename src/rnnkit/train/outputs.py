@@ -28,6 +28,18 @@ class LossOutput:
     state: Any = None
 
 
+class DivergenceError(FloatingPointError):
+    """Training diverged (a non-finite loss or gradient, or a sustained blow-up of the loss).
+
+    The message names the step; ``step`` is the step that failed (1-based), ``path`` the post-mortem
+    checkpoint of the diverged weights (None without a run directory). The ``last`` and ``best``
+    checkpoints are left as they were before the divergence."""
+
+    def __init__(self, message: str, step: int, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.step, self.path = step, path
+
+
 LossFn = Callable[[nn.Module, Any, Any], LossOutput]
 
 
