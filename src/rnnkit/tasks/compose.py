@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import torch.nn.functional as F
 from torch import nn
 
-from ..train.config import Config, option
+from ..train.config import Config, fraction, option
 from ..train.outputs import LossOutput
 from .base import Task, TaskData
 
@@ -46,7 +46,7 @@ class ComposeModelConfig:
 @dataclass
 class ComposeDataConfig:
     text_file: str | None = option(None, "your own UTF-8 text (default: the King James Bible)")
-    val_frac: float = option(0.1, "share of text_file's sentences held out (half val, half test)", low=0.0)
+    val_frac: float = fraction(0.1, "share of text_file's sentences held out (half val, half test)")
     vocab_size: int = option(6000, "vocabulary cap including <pad>/<bos>/<eos>/<unk>", low=5)
     max_prefix: int = option(24, "the encoder reads at most the prefix's last N tokens", low=1)
     max_continuation: int = option(5, "tokens to propose (the decoder's target length)", low=1)

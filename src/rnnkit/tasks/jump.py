@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..train.config import Config, option
+from ..train.config import Config, fraction, option
 from ..train.outputs import LossOutput
 from ..train.sources import epoch_seed
 from .base import Task, TaskData
@@ -63,8 +63,8 @@ class JumpDataConfig:
     data_seed: int = option(0, "seed of the generated clips (and of the split of user clips)")
     noise: float = option(0.05, "generator: largest per-pixel noise std", low=0.0)
     bob: float = option(0.15, "generator: largest camera bob (fraction of the frame)", low=0.0)
-    val_frac: float = option(0.15, "user clips held out for validation", low=0.0)
-    test_frac: float = option(0.15, "user clips held out for testing", low=0.0)
+    val_frac: float = fraction(0.15, "user clips held out for validation")
+    test_frac: float = fraction(0.15, "user clips held out for testing")
     batch_size: int = option(32, "clips per batch", low=1)
     baseline_steps: int = option(300, "training steps of the per-frame baseline (0 = skip it)", low=0)
     plot_clips: int = option(6, "test clips in the per-frame probability plot", low=0)

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..train.config import Config, option
+from ..train.config import Config, fraction, option
 from ..train.trainer import LossOutput
 from .base import Task, TaskData
 
@@ -48,8 +48,8 @@ class MusicModelConfig:
 class MusicDataConfig:
     source: str = option("chorales", "built-in melodies", choices=("chorales", "essen"))
     midi_dir: str | None = option(None, "your own folder of MIDI files (melody = highest note)")
-    val_frac: float = option(0.1, "share of melodies held out for validation", low=0.0)
-    test_frac: float = option(0.1, "share of melodies held out for testing", low=0.0)
+    val_frac: float = fraction(0.1, "share of melodies held out for validation")
+    test_frac: float = fraction(0.1, "share of melodies held out for testing")
     split_seed: int = option(0, "seed of the shuffle that splits the melodies")
     transpose: int = option(6, "training melodies are shifted by up to ±N semitones (0 = off)", low=0)
     batch_size: int = option(32, "melodies per batch", low=1)

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
-from ..train.config import Config, option
+from ..train.config import Config, fraction, option
 from .base import TaskData
 from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_state
 
@@ -40,8 +40,8 @@ class SeriesDataConfig:
     date_column: str | None = option(None, "the CSV column with timestamps (optional)")
     window: int = option(96, "past steps the model reads", low=2)
     horizon: int = option(24, "steps ahead of the forecast (every step 1 … horizon is predicted)", low=1)
-    val_frac: float = option(0.1, "share of steps for validation (before the test period)", low=0.0)
-    test_frac: float = option(0.2, "share of steps at the end held out for testing", low=0.0)
+    val_frac: float = fraction(0.1, "share of steps for validation (before the test period)")
+    test_frac: float = fraction(0.2, "share of steps at the end held out for testing")
     max_gap: int = option(6, "interpolate gaps of up to this many missing steps", low=0)
     time_features: bool = option(True, "add the time of day (sin, cos) for sub-daily timestamps")
     batch_size: int = option(64, "windows per batch", low=1)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..train.config import Config, option
+from ..train.config import Config, fraction, option
 from .base import TaskData
 from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_state
 
@@ -42,8 +42,8 @@ class StocksDataConfig:
     tickers: tuple[str, ...] = option(("AAPL", "GOOG", "IBM", "MSFT"), "built-in tickers to train on")
     window: int = option(60, "trading days the model reads", low=2)
     horizons: tuple[int, ...] = option((1, 5), "trading days ahead to forecast")
-    val_frac: float = option(0.1, "share of trading days for validation (before the test period)", low=0.0)
-    test_frac: float = option(0.2, "share of trading days at the end held out for testing", low=0.0)
+    val_frac: float = fraction(0.1, "share of trading days for validation (before the test period)")
+    test_frac: float = fraction(0.2, "share of trading days at the end held out for testing")
     batch_size: int = option(64, "windows per batch", low=1)
     ma_window: int = option(5, "days in the moving-average baseline", low=1)
     ar_order: int = option(5, "lags of the linear AR(p) baseline on log-returns", low=1)

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..baselines.ngram import NGramModel
 from ..data.text import CharStream, CharVocab, read_text_file, split_tail
-from ..train.config import Config, option
+from ..train.config import Config, fraction, option
 from ..train.io import atomic_write_text
 from ..train.outputs import LossOutput
 from .base import Task, TaskData
@@ -48,7 +48,7 @@ class TextModelConfig:
 @dataclass
 class TextDataConfig:
     text_file: str | None = option(None, "your own UTF-8 text file (default: the King James Bible)")
-    val_fraction: float = option(0.1, "held-out tail of text_file used for validation", low=0.0)
+    val_fraction: float = fraction(0.1, "held-out tail of text_file used for validation")
     seq_len: int = option(100, "characters per truncated-BPTT chunk", low=1)
     batch_size: int = option(32, "parallel streams per training batch", low=1)
     eval_batch_size: int = option(64, "parallel streams when evaluating", low=1)

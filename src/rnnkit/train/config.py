@@ -39,9 +39,24 @@ from .io import atomic_write_text
 SECTIONS = ("model", "data", "optim", "run")
 
 
-def option(default: Any, help: str, *, choices: tuple[Any, ...] | None = None, low: float | None = None):
-    """A config field with its help text, allowed values and lower bound (checked by :func:`validate`)."""
-    return field(default=default, metadata={"help": help, "choices": choices, "low": low})
+def option(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[Any, ...] | None = None,
+    low: float | None = None,
+    above: float | None = None,
+):
+    """A config field with its help text, allowed values and bounds (checked by :func:`validate`):
+    ``low`` is an inclusive lower bound (value >= low), ``above`` an exclusive one (value > above)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "low": low, "above": above})
+
+
+def fraction(default: float, help: str, *, split: bool = True):
+    """A config field holding a share strictly between 0 and 1. ``split`` marks the share of a data split
+    (validation, test …): the split shares of one section must also sum to less than 1, so that every
+    split, training included, gets something."""
+    return field(default=default, metadata={"help": help, "choices": None, "fraction": True, "split": split})
 
 
 @dataclass
@@ -66,7 +81,7 @@ class OptimConfig:
         None,
         "time budget of the training loop (with periodic evaluations): the step count is planned once "
         "from the measured speed when warm-up ends, and the schedule anneals over that plan",
-        low=0.0,
+        above=0.0,
     )
     on_divergence: str = option(
         "stop",
@@ -230,26 +245,58 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
 
 
 def validate(cfg: Config) -> Config:
-    """Check every field's allowed values and lower bound; raises ValueError naming the key."""
+    """Check every field's allowed values and bounds; raises ValueError naming the key. The recurrent cell
+    (``model.cell``) and scan backend (``model.backend``) must be registered ones; the split shares of a
+    section (:func:`fraction`) must each lie in (0, 1) and together leave a training split."""
     for s in SECTIONS:
         obj = cfg.section(s)
+        splits: list[tuple[str, float]] = []
         for f in dataclasses.fields(obj):
             value, key = getattr(obj, f.name), f"{s}.{f.name}"
-            choices, low = f.metadata.get("choices"), f.metadata.get("low")
-            if choices is not None and value not in choices:
-                raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
-            if key == "model.cell":
-                from ..cells.registry import list_cells
-
-                cells = list_cells()
-                if value not in cells:
-                    raise ValueError(f"{key} must be a registered cell, one of {cells}, got {value!r}")
-            if low is not None and value is not None:
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise ValueError(f"{key} must be finite, got {value}")
-                if value < low:
-                    raise ValueError(f"{key} must be >= {low}, got {value}")
+            _check_value(key, value, f.metadata)
+            if f.metadata.get("split") and value is not None:
+                splits.append((key, value))
+        if len(splits) > 1 and sum(v for _, v in splits) >= 1:
+            keys = " + ".join(k for k, _ in splits)
+            got = " + ".join(f"{v:g}" for _, v in splits)
+            raise ValueError(
+                f"{keys} must sum to less than 1 (the rest is the training split), "
+                f"got {got} = {sum(v for _, v in splits):g}"
+            )
     return cfg
+
+
+def _check_value(key: str, value: Any, meta: Mapping[str, Any]) -> None:
+    choices, low, above = meta.get("choices"), meta.get("low"), meta.get("above")
+    if choices is not None and value not in choices:
+        raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+    if key == "model.cell":
+        from ..cells.registry import list_cells
+
+        cells = list_cells()
+        if value not in cells:
+            raise ValueError(f"{key} must be a registered cell, one of {cells}, got {value!r}")
+    if key == "model.backend":
+        from ..scan.backends import known_backends
+
+        names = known_backends()
+        if value not in names:
+            close = difflib.get_close_matches(str(value), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{key} must be a registered backend, one of {names}, got {value!r}{hint}")
+    if key == "optim.betas" and not all(math.isfinite(b) and 0 <= b < 1 for b in value):
+        raise ValueError(f"{key} must be two numbers in [0, 1), got {list(value)}")
+    if value is None:
+        return
+    bounded = low is not None or above is not None or meta.get("fraction")
+    if bounded and isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{key} must be finite, got {value}")
+    if low is not None and value < low:
+        raise ValueError(f"{key} must be >= {low}, got {value}")
+    if above is not None and value <= above:
+        raise ValueError(f"{key} must be > {above}, got {value}")
+    if meta.get("fraction") and not 0 < value < 1:
+        raise ValueError(f"{key} must be a share strictly between 0 and 1, got {value}")
 
 
 # -- files -----------------------------------------------------------------------------------------------
@@ -271,12 +318,23 @@ def flatten_file(data: Mapping[str, Any], source: str = "config") -> tuple[str |
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML config file, parsed; a missing file, a folder, a binary file or bad TOML is a one-line
+    error naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"config file {str(path)!r} is a directory, expected a TOML file")
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist")
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"config file {str(path)!r} is not a UTF-8 TOML text (byte {e.start} cannot be decoded)"
+        ) from None
+    except OSError as e:
+        raise ValueError(f"config file {str(path)!r} cannot be read: {e.strerror or e}") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"config file {str(path)!r} is not valid TOML: {e}") from None
 
