@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.train import LRSchedule, OptimConfig, RunConfig, Trainer, read_jsonl
+from rnnkit.train import DivergenceError, LRSchedule, OptimConfig, RunConfig, Trainer, read_jsonl
+from rnnkit.train.plan import StepPlan
 from train_helpers import Rows, TinyTagger, batches, lm_loss, one_thread  # noqa: F401
 
 
@@ -94,14 +95,13 @@ def test_lr_schedule_warmup_cosine_linear_and_time_budget():
     assert s(110) == pytest.approx(0.1) and s(500) == pytest.approx(0.1)
     lin = LRSchedule(OptimConfig(lr=2.0, warmup_steps=0, max_steps=100, schedule="linear", min_lr_ratio=0.0))
     assert lin(25) == pytest.approx(1.5)
-    timed = LRSchedule(
-        OptimConfig(lr=1.0, warmup_steps=0, max_steps=10**6, max_minutes=1.0, min_lr_ratio=0.0)
-    )
-    assert timed(10, elapsed=30.0) == pytest.approx(0.5)  # half the time budget = half the cosine
-    budget = dict(max_steps=10**6, max_minutes=1.0, min_lr_ratio=0.0)
-    warm = LRSchedule(OptimConfig(lr=1.0, warmup_steps=10, **budget))
-    assert warm(9, elapsed=30.0) == pytest.approx(warm(10, elapsed=30.0)) == pytest.approx(0.5)  # no jump
-    assert warm(4, elapsed=30.0) == pytest.approx(0.25)
+    budget = OptimConfig(lr=1.0, warmup_steps=10, max_steps=10**6, max_minutes=1.0, min_lr_ratio=0.0)
+    timed = LRSchedule(budget)
+    assert timed(4) == pytest.approx(0.5) and timed(50) == 1.0  # before the plan: warm-up, then the peak
+    plan = StepPlan(steps=110, decay_start=10, step_seconds=0.1, planned_at=10)
+    assert timed(9, plan) == pytest.approx(1.0) and timed(10, plan) == pytest.approx(1.0)  # no jump
+    assert timed(60, plan) == pytest.approx(0.5)  # half-way through the planned cosine
+    assert timed(4, plan) == timed(4)  # the plan never changes what warm-up computes
     assert LRSchedule(OptimConfig(lr=0.3, warmup_steps=0, schedule="constant"))(999) == 0.3
 
 
@@ -177,13 +177,16 @@ def test_non_finite_loss_raises_and_keeps_the_last_weights(tmp_path):
         return out
 
     bad_loss.calls = 0
+    run = quiet(checkpoint_every=1)
     trainer = Trainer(
-        TinyTagger(), bad_loss, batches(), optim=OptimConfig(max_steps=5), run=quiet(), run_dir=tmp_path
+        TinyTagger(), bad_loss, batches(), optim=OptimConfig(max_steps=5), run=run, run_dir=tmp_path
     )
-    with pytest.raises(FloatingPointError, match="loss became nan at step 3"):
+    with pytest.raises(DivergenceError, match="diverged at step 3: the loss became nan") as e:
         trainer.fit()
     from rnnkit.train import read_meta
 
+    assert e.value.step == 3 and e.value.path == tmp_path / "checkpoints" / "diverged.safetensors"
+    assert "'last' (step 2)" in str(e.value)
     assert read_meta(tmp_path / "checkpoints" / "last.safetensors")["trainer"]["step"] == 2
 
 

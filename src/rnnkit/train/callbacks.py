@@ -49,7 +49,11 @@ def _fmt_minutes(seconds: float) -> str:
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over the steps: smoothed loss, the monitored metric, gradient norm, throughput."""
+    """A tqdm bar over the steps: smoothed loss, the monitored metric, gradient norm, throughput.
+
+    Its total is the run's planned step count: ``max_steps``, or for a time-budgeted run the number the
+    trainer plans once warm-up has been timed (until then the bar counts steps without a total, so it
+    never predicts hours for a run that ends in minutes); ``left`` is the time budget still to go."""
 
     def __init__(self, item_name: str = "items", metric: str | None = None, file: Any = None) -> None:
         self.item_name, self.metric, self.file = item_name, metric, file
@@ -58,7 +62,7 @@ class ProgressBar(Callback):
 
     def on_fit_start(self, trainer: Trainer) -> None:
         self.bar = tqdm(
-            total=trainer.optim.max_steps,
+            total=self._total(trainer),
             initial=trainer.step,
             unit="step",
             dynamic_ncols=True,
@@ -66,9 +70,18 @@ class ProgressBar(Callback):
             desc="train",
         )
 
+    @staticmethod
+    def _total(trainer: Trainer) -> int | None:
+        plan = trainer.plan
+        return None if plan is None else min(plan.steps, trainer.optim.max_steps)
+
     def on_step_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         if self.bar is None:
             return
+        total = self._total(trainer)
+        if total != self.bar.total:
+            self.bar.total = total
+            self.bar.refresh()
         a = 0.05
         self.weight = (1 - a) * self.weight + a
         self.ema = (1 - a) * self.ema + a * row["loss"]

@@ -5,10 +5,11 @@ Schedule, with peak rate η, warm-up W steps and final ratio r::
     lr = η · min(1, (step + 1) / W) · d(p)
     d(p) = cosine: r + (1 − r) · ½ (1 + cos π p)  |  linear: 1 − (1 − r) p  |  constant: 1
 
-where p ∈ [0, 1] is the progress: ``(step − W) / (max_steps − W)`` (0 during warm-up), or with a time
-budget the larger of that and ``elapsed / max_minutes`` — so the rate anneals fully even when the
-clock, not the step count, ends the run, and never jumps. Runs ended by steps are bit-reproducible;
-runs ended by a time budget depend on the machine's speed (that is what a time budget means).
+where p ∈ [0, 1] is the progress ``(step − S) / (N − S)`` over the run's :class:`~rnnkit.train.plan.StepPlan`:
+N steps in all, the decay starting at step S (the end of warm-up). The rate is a function of the step and
+the plan only — never of the clock — so runs are bit-reproducible and resume exactly; a time budget
+enters only through the plan, which is fixed once (see :mod:`rnnkit.train.plan`). Before a
+time-budgeted run has made its plan, p = 0.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from .config import OptimConfig
+from .plan import StepPlan, steps_plan
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -44,23 +46,24 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
 
 
 class LRSchedule:
-    """Learning rate as a function of (step, elapsed seconds); stateless, so resuming needs only those."""
+    """Learning rate as a function of (step, plan); stateless, so resuming needs only those."""
 
     def __init__(self, cfg: OptimConfig) -> None:
         self.cfg = cfg
 
-    def progress(self, step: int, elapsed: float) -> float:
-        c = self.cfg
-        span = max(1, c.max_steps - c.warmup_steps)
-        p = (step - c.warmup_steps) / span
-        if c.max_minutes:
-            p = max(p, elapsed / (60.0 * c.max_minutes))
-        return min(1.0, max(0.0, p))
+    def progress(self, step: int, plan: StepPlan | None) -> float:
+        if plan is None:
+            return 0.0
+        span = max(1, plan.steps - plan.decay_start)
+        return min(1.0, max(0.0, (step - plan.decay_start) / span))
 
-    def __call__(self, step: int, elapsed: float = 0.0) -> float:
+    def __call__(self, step: int, plan: StepPlan | None = None) -> float:
+        """The rate of step ``step`` (0-based); ``plan`` defaults to ``max_steps`` without a budget."""
         c = self.cfg
+        if plan is None and not c.max_minutes:
+            plan = steps_plan(c.max_steps, c.warmup_steps)
         warm = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
-        p, r = self.progress(step, elapsed), c.min_lr_ratio
+        p, r = self.progress(step, plan), c.min_lr_ratio
         if c.schedule == "cosine":
             decay = r + (1 - r) * 0.5 * (1 + math.cos(math.pi * p))
         elif c.schedule == "linear":
@@ -69,8 +72,8 @@ class LRSchedule:
             decay = 1.0
         return c.lr * warm * decay
 
-    def apply(self, optimizer: torch.optim.Optimizer, step: int, elapsed: float = 0.0) -> float:
-        lr = self(step, elapsed)
+    def apply(self, optimizer: torch.optim.Optimizer, step: int, plan: StepPlan | None = None) -> float:
+        lr = self(step, plan)
         for group in optimizer.param_groups:
             group["lr"] = lr
         return lr

@@ -53,3 +53,5 @@ class FitResult:
     best_step: int | None
     last_val: dict[str, float] | None
     run_dir: Path | None
+    plan: dict[str, Any] | None = None  # the StepPlan the schedule annealed over (rnnkit.train.plan)
+    warnings: list[str] = field(default_factory=list)  # e.g. divergence warned about, budget cut short

@@ -2,11 +2,16 @@
 
 The :class:`Trainer` knows nothing of a model's insides: it takes a model, a loss function
 ``loss_fn(model, batch, state) -> LossOutput`` and batch sources (see :mod:`rnnkit.train.sources`).
-Each step: learning rate from the schedule → forward (optionally under bf16/fp16 autocast) → backward →
+Each step: learning rate from the schedule (a function of the step and the run's plan only, see
+:mod:`rnnkit.train.plan`) → forward (optionally under bf16/fp16 autocast) → backward →
 the total gradient norm measured BEFORE clipping (logged every step) → clip by value and/or by norm →
 optimiser step. With ``tbptt=True`` the loss function's returned ``state`` is detached and passed to the
 next batch (truncated back-propagation through time over a long stream, char-rnn style); it is reset at
 every epoch.
+
+A run that diverges stops with a :class:`DivergenceError` naming the step (see
+:mod:`rnnkit.train.divergence`): the ``last`` and ``best`` checkpoints stay as they were and the diverged
+state goes to ``checkpoints/diverged.safetensors`` for a post-mortem.
 
 Example::
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -34,13 +40,15 @@ import torch
 from torch import Tensor, nn
 
 from .callbacks import Callback, CurvePlotter, JSONLLogger, ProgressBar
-from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .clipping import clip_gradients
 from .config import OptimConfig, RunConfig
+from .divergence import DivergenceMonitor
 from .evaluation import evaluate_source, to_device
 from .interrupt import StopOnSignal
 from .optim import LRSchedule, build_optimizer
-from .outputs import FitResult, LossFn, LossOutput  # noqa: F401  (LossOutput re-exported for tasks)
+from .outputs import DivergenceError, FitResult, LossFn, LossOutput  # noqa: F401  (re-exported for tasks)
+from .plan import StepPlan, plan_step, replan, steps_plan, timed_plan
 from .sources import as_source
 
 
@@ -50,6 +58,14 @@ def detach_state(state: Any) -> Any:
     if isinstance(state, tuple | list):
         return type(state)(detach_state(s) for s in state)
     return state
+
+
+class _Diverged(Exception):
+    """Raised inside a step; :meth:`Trainer.fit` turns it into a :class:`DivergenceError`."""
+
+    def __init__(self, what: str, lr: float) -> None:
+        super().__init__(what)
+        self.what, self.lr = what, lr
 
 
 def resolve_device(name: str) -> torch.device:
@@ -124,6 +140,18 @@ class Trainer:
         self.last_val: dict[str, float] | None = None
         self._stop_reason: str | None = None
         self._iter: Iterator[Any] | None = None
+        # the step plan (None until a time-budgeted run has measured its speed), see rnnkit.train.plan
+        self.plan: StepPlan | None = (
+            None if self.optim.max_minutes else steps_plan(self.optim.max_steps, self.optim.warmup_steps)
+        )
+        self.divergence = DivergenceMonitor(self.optim.divergence_factor, self.optim.divergence_steps)
+        self.warnings: list[str] = []
+        self._eval_seconds = 0.0  # time spent evaluating (kept out of the measured step time)
+        self._eval_count = 0
+        self._mark: tuple[int, float, float] | None = None  # (step, elapsed, eval seconds) after 1st step
+        self._save_pending = False
+        #: the wall clock (seconds); a time budget reads only this, so a test can drive it
+        self.clock: Callable[[], float] = time.perf_counter
         self.callbacks: list[Callback] = []
         if self.run.progress:
             self.callbacks.append(ProgressBar(item_name, monitor if monitor != "loss" else None))
@@ -157,11 +185,11 @@ class Trainer:
             self.load(resume)
         for cb in self.callbacks:
             cb.on_fit_start(self)
-        t0, base = time.perf_counter(), self.elapsed
+        t0, base = self.clock(), self.elapsed
         with StopOnSignal(self):
             try:
                 while True:
-                    self.elapsed = base + time.perf_counter() - t0
+                    self.elapsed = base + self.clock() - t0
                     reason = self._limit_reached()
                     if reason:
                         self._stop_reason = self._stop_reason or reason
@@ -171,23 +199,47 @@ class Trainer:
                         self._stop_reason = "max_epochs"
                         break
                     self._train_step(batch, t0, base)
+                    if self._mark is None:
+                        self._mark = (self.step, self.elapsed, self._eval_seconds)
+                    if self.plan is None and self.step >= plan_step(self.optim.warmup_steps):
+                        self._make_plan(t0, base)
                     if self._can_evaluate() and self.step % self.run.eval_every == 0:
                         self._evaluate_and_track()
-                    if self.run_dir is not None and self.step % self.run.checkpoint_every == 0:
-                        self.save(self.checkpoint_path("last"))
+                    if self.run_dir is not None and (
+                        self._save_pending or self.step % self.run.checkpoint_every == 0
+                    ):
+                        # never over a good checkpoint while the loss is blown up (see divergence.py)
+                        self._save_pending = self.divergence.blown_up
+                        if not self._save_pending:
+                            self.save(self.checkpoint_path("last"))
                 # a finished run ends with an evaluation; an interrupted one will be resumed instead (an
                 # extra evaluation would change the early-stopping state and break resume ≡ uninterrupted)
                 finished = self._stop_reason != "interrupted"
                 if finished and self._can_evaluate() and self.last_eval_step != self.step:
                     self._evaluate_and_track()
+            except _Diverged as e:
+                error = self._divergence_error(e)
+                for cb in self.callbacks:
+                    cb.on_fit_end(self, self._result())
+                raise error from None
             except BaseException:
-                if self.run_dir is not None and self.step > 0:
+                if self.run_dir is not None and self.step > 0 and not self.divergence.blown_up:
                     self.save(self.checkpoint_path("last"))
                 for cb in self.callbacks:
                     cb.on_fit_end(self, self._result())
                 raise
-        self.elapsed = base + time.perf_counter() - t0
-        if self.run_dir is not None:
+        self.elapsed = base + self.clock() - t0
+        if self._stop_reason == "max_minutes" and (self.plan is None or self.step < self.plan.steps):
+            planned = (
+                "before its plan was made" if self.plan is None else f"of the {self.plan.steps:,} planned"
+            )
+            self._warn(
+                f"the time budget ran out at step {self.step:,} {planned} (the machine ran slower than "
+                "measured), so the learning rate had not finished annealing"
+            )
+        if self.run_dir is not None and not (
+            self.divergence.blown_up and self.checkpoint_path("last").exists()
+        ):
             self.save(self.checkpoint_path("last"))
         result = self._result()
         for cb in self.callbacks:
@@ -222,6 +274,9 @@ class Trainer:
         out = {k: getattr(self, k) for k in keys}
         out |= {"last_eval_step": self.last_eval_step, "last_val": self.last_val, "monitor": self.monitor}
         out["scaler"] = self.scaler.state_dict() if self.scaler is not None else None
+        out["plan"] = None if self.plan is None else self.plan.to_dict()
+        out["divergence"] = self.divergence.state_dict()
+        out["warnings"] = list(self.warnings)
         return out
 
     def save(self, path: str | Path) -> Path:
@@ -245,6 +300,21 @@ class Trainer:
         self.last_eval_step, self.last_val = t["last_eval_step"], t["last_val"]
         if self.scaler is not None and t.get("scaler"):
             self.scaler.load_state_dict(t["scaler"])
+        if t.get("plan") is not None:  # the recorded plan; changed limits re-plan from its timings
+            self.plan = replan(
+                StepPlan.from_dict(t["plan"]),
+                max_steps=self.optim.max_steps,
+                max_minutes=self.optim.max_minutes,
+                eval_every=self.run.eval_every if self._can_evaluate() else None,
+            )
+        elif "plan" in t or not self.optim.max_minutes:  # planned at max_steps, or not planned yet
+            self.plan = (
+                None if self.optim.max_minutes else steps_plan(self.optim.max_steps, self.optim.warmup_steps)
+            )
+        if t.get("divergence") is not None:
+            self.divergence.load_state_dict(t["divergence"])
+        self.warnings = list(t.get("warnings", []))
+        self._mark = None
         self.carry = to_device(ck.carry, self.device)
         self._iter = None
         if ck.rng:
@@ -259,6 +329,8 @@ class Trainer:
             return self._stop_reason
         if self.step >= self.optim.max_steps:
             return "max_steps"
+        if self.plan is not None and self.step >= self.plan.steps:
+            return "max_minutes" if self.plan.timed else "max_steps"
         if self.optim.max_minutes is not None and self.elapsed >= 60 * self.optim.max_minutes:
             return "max_minutes"
         if self.optim.max_epochs is not None and self.epoch >= self.optim.max_epochs:
@@ -288,17 +360,15 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def _train_step(self, batch: Any, t0: float, base: float) -> None:
-        start = time.perf_counter()
+        start = self.clock()
         self.model.train()
-        lr = self.schedule.apply(self.optimizer, self.step, self.elapsed)
+        lr = self.schedule.apply(self.optimizer, self.step, self.plan)
         with self._autocast():
             out = self.loss_fn(self.model, to_device(batch, self.device), self.carry)
         loss = out.loss
-        if not torch.isfinite(loss.detach()).all():
-            raise FloatingPointError(
-                f"the loss became {float(loss.detach())} at step {self.step + 1}; try a lower optim.lr or "
-                "gradient clipping (optim.clip_norm); the weights before this step are in the last checkpoint"
-            )
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            raise _Diverged(f"the loss became {loss_value}", lr)
         self.optimizer.zero_grad(set_to_none=True)
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         if self.scaler is not None:
@@ -311,36 +381,123 @@ class Trainer:
             self.scaler.update()
         else:
             if not math.isfinite(grad_norm):
-                raise FloatingPointError(
-                    f"the gradient norm became {grad_norm} at step {self.step + 1}; try a lower optim.lr"
-                )
+                raise _Diverged(f"the gradient norm became {grad_norm}", lr)
             self.optimizer.step()
         self.carry = detach_state(out.state) if self.tbptt else None
         self.step += 1
+        if self.divergence.update(loss_value):
+            what = (
+                f"the training loss has stayed above {self.divergence.factor:g}x its lowest running median "
+                f"({self.divergence.reference:.4g}) for {self.divergence.run} steps (now {loss_value:.4g})"
+            )
+            if self.optim.on_divergence == "stop":
+                raise _Diverged(what, lr)
+            self._warn(f"step {self.step}: {what}; going on (optim.on_divergence=warn)")
         self.items_seen += int(out.count)
-        now = time.perf_counter()
+        now = self.clock()
         self.elapsed = base + now - t0
         row = {
             "split": "train",
             "step": self.step,
             "epoch": self.epoch,
             "lr": lr,
-            "loss": float(loss.detach()),
+            "loss": loss_value,
         }
         row |= {"grad_norm": grad_norm, "clipped": clipped, "items": int(out.count)}
         row |= {"items_per_s": int(out.count) / max(now - start, 1e-9), "time": round(self.elapsed, 3)}
         row |= {k: float(v) for k, v in out.metrics.items()}
+        if self.divergence.blown_up:
+            row["blown_up"] = True
         for cb in self.callbacks:
             cb.on_step_end(self, row)
 
+    def _make_plan(self, t0: float, base: float) -> None:
+        """Fix the step count of a time-budgeted run (see :mod:`rnnkit.train.plan`): time the steps since
+        the first one of this process and one evaluation (random generators restored afterwards, so the
+        measurement changes nothing the run computes)."""
+        mark_step, mark_elapsed, mark_eval = self._mark or (0, 0.0, 0.0)
+        if self.step > mark_step:
+            step_seconds = (self.elapsed - mark_elapsed - (self._eval_seconds - mark_eval)) / (
+                self.step - mark_step
+            )
+        else:
+            step_seconds = self.elapsed / max(1, self.step)
+        eval_seconds, eval_every = 0.0, None
+        if self._can_evaluate():
+            rng = rng_state()
+            start = self.clock()
+            self.evaluate(self.run.eval_batches)
+            timed = self.clock() - start
+            set_rng_state(rng)
+            # periodic evaluations also draw plots and save 'best': use their full cost if one was seen
+            seen = self._eval_seconds / self._eval_count if self._eval_count else 0.0
+            eval_seconds, eval_every = max(timed, seen), self.run.eval_every
+        self.elapsed = base + self.clock() - t0
+        assert self.optim.max_minutes is not None
+        self.plan = timed_plan(
+            max_steps=self.optim.max_steps,
+            max_minutes=self.optim.max_minutes,
+            eval_every=eval_every,
+            planned_at=self.step,
+            elapsed_at=self.elapsed,
+            step_seconds=max(step_seconds, 1e-6),
+            eval_seconds=eval_seconds,
+        )
+        self._note(
+            f"plan: {self.plan.steps:,} steps in the {self.optim.max_minutes:g}-minute budget "
+            f"({step_seconds * 1e3:.1f} ms a step, {eval_seconds:.1f} s an evaluation, measured over "
+            f"steps {mark_step + 1}-{self.step}); the learning rate anneals over them"
+        )
+
+    def _note(self, message: str) -> None:
+        """A one-line message on stderr that does not break the progress bar."""
+        if self.run.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr)
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self._note(f"warning: {message}")
+
+    def _divergence_error(self, e: _Diverged) -> DivergenceError:
+        step = self.step + 1 if "became" in e.what else self.step
+        kept = "nothing was saved"
+        path = None
+        if self.run_dir is not None:
+            path = self.save(self.checkpoint_path("diverged"))
+            last = self.checkpoint_path("last")
+            good = f"'last' (step {self._saved_step(last)})" if last.exists() else "no 'last' checkpoint yet"
+            kept = f"{good} and 'best' are unchanged; the diverged state is in {path}"
+        hint = f"try a lower optim.lr (it was {e.lr:.3g} at this step)"
+        if self.optim.clip_norm is None and self.optim.clip_value is None:
+            hint += " or gradient clipping (optim.clip_norm=1.0)"
+        return DivergenceError(f"training diverged at step {step}: {e.what}; {kept}; {hint}", step, path)
+
+    @staticmethod
+    def _saved_step(path: Path) -> int | str:
+        from .checkpoint import read_meta
+
+        try:
+            return read_meta(path)["trainer"]["step"]
+        except (OSError, ValueError, KeyError):
+            return "?"
+
     def _evaluate_and_track(self) -> None:
+        start = self.clock()
         metrics = self.evaluate(self.run.eval_batches)
+        self._eval_seconds += self.clock() - start
+        self._eval_count += 1
         if self.monitor not in metrics:
             raise KeyError(f"monitor={self.monitor!r} is not among the validation metrics {sorted(metrics)}")
         value = float(metrics[self.monitor])
         d = self.run.min_delta
-        improved = self.best is None or (
-            value < self.best - d if self.mode == "min" else value > self.best + d
+        # a best is finite and from a step whose loss was not blown up
+        eligible = math.isfinite(value) and not self.divergence.blown_up
+        improved = eligible and (
+            self.best is None or (value < self.best - d if self.mode == "min" else value > self.best + d)
         )
         self.last_eval_step, self.last_val = self.step, {k: float(v) for k, v in metrics.items()}
         if improved:
@@ -366,4 +523,6 @@ class Trainer:
             self.best_step,
             self.last_val,
             self.run_dir,
+            None if self.plan is None else self.plan.to_dict(),
+            list(self.warnings),
         )
