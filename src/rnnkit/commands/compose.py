@@ -60,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if not prompts:
         raise ValueError('give the start of a sentence, e.g. rnnkit compose "And the LORD spake unto"')
     path = args.run or latest_run(args.out_dir, "compose")
-    loaded = load_run(path, args.checkpoint, args.device)
-    if loaded.task.name != "compose":
-        raise ValueError(f"{path} is a {loaded.task.name!r} run, not a compose run")
+    loaded = load_run(path, args.checkpoint, args.device, tasks=["compose"])
     vocab = Vocab.from_json(loaded.state["vocab"])
     words = args.words or loaded.cfg.data.max_continuation
     for i, prompt in enumerate(prompts):

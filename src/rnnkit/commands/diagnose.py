@@ -69,11 +69,9 @@ def _positive(name: str, value: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"rnnkit diagnose: error: {e}", file=sys.stderr)
-        return 2
+    from .train import cli_errors
+
+    return cli_errors("diagnose")(_run)(args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -84,6 +82,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(_positive("--threads", args.threads))
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out!r} is a file, expected the folder to write the figures into")
     steps, batch = _positive("--steps", args.steps), _positive("--batch", args.batch)
     subjects = []
     for run_dir in args.runs:

@@ -38,9 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.io import atomic_write_text
 
     path = args.run or latest_run(args.out_dir, args.task)
-    loaded = load_run(path, args.checkpoint, args.device)
-    if args.task and loaded.task.name != args.task:
-        raise ValueError(f"{path} is a {loaded.task.name!r} run, not {args.task!r}")
+    loaded = load_run(path, args.checkpoint, args.device, tasks=[args.task] if args.task else None)
     print(f"run: {loaded.run_dir}  checkpoint: {loaded.checkpoint.name}  task: {loaded.task.name}")
     metrics, baselines, _ = evaluate_run(loaded, args.split)
     print(format_table(metrics, baselines, loaded.task.monitor))

@@ -93,12 +93,17 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"run {str(path)!r} does not exist (pass a run directory or a checkpoint file)"
         )
-    loaded = load_run(path, args.checkpoint, "cpu")
-    if args.task and loaded.task.name != args.task:
-        raise ValueError(f"{str(path)!r} is a {loaded.task.name!r} run, not {args.task!r}")
+    loaded = load_run(path, args.checkpoint, "cpu", tasks=[args.task] if args.task else None)
     out = Path(args.out) if args.out else loaded.run_dir / "export" / f"{loaded.task.name}.{args.format}"
     if out.suffix.lower() != f".{args.format}":
         raise ValueError(f"--out must end in .{args.format} for --format {args.format}, got {str(out)!r}")
+    if out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a directory, expected the .{args.format} file to write")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--out {str(out)!r}: {str(parent)!r} is a file, expected a folder")
+            break
     spec = task_export(loaded)
     kwargs = {
         "example": spec.example,

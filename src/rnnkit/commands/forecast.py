@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..tasks.runner import latest_run, load_run
 
     path = args.run or latest_run(args.out_dir, args.task)
-    loaded = load_run(path, args.checkpoint, args.device)
+    loaded = load_run(path, args.checkpoint, args.device, tasks=FORECAST_TASKS)
     forecast = getattr(loaded.task, "forecast", None)
     if forecast is None:
         raise ValueError(

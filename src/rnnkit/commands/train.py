@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,34 +35,42 @@ SHORTCUTS = {
     "--threads": ("run.threads", "threads"),
     "--on-divergence": ("optim.on_divergence", "on_divergence"),
 }
-#: keys a resumed run may change (the rest would break the exact continuation)
-RESUMABLE = (
-    "optim.max_steps",
-    "optim.max_minutes",
-    "optim.max_epochs",
-    "optim.on_divergence",
-    "run.progress",
-    "run.plot",
-    "run.device",
-    "run.threads",
-)
+
+
+def _os_error_message(e: OSError) -> str:
+    """One line for a file-system problem, naming the file and what was expected."""
+    name = f"{e.filename!r}" if e.filename is not None else "a file"
+    if isinstance(e, IsADirectoryError):
+        return f"{name} is a directory, expected a file"
+    if isinstance(e, NotADirectoryError):
+        return f"{name}: a part of this path is a file, expected a directory"
+    if isinstance(e, PermissionError):
+        return f"{name}: permission denied"
+    if isinstance(e, FileExistsError):
+        return f"{name} already exists and is in the way"
+    return f"{name}: {e.strerror or e}"
 
 
 def cli_errors(command: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
-    """Report bad input (ValueError/TypeError/FileNotFoundError) as one line and exit status 2, and a
-    diverged training run (:class:`rnnkit.train.DivergenceError`) as one line and exit status 3."""
+    """Report bad input (ValueError/TypeError/FileNotFoundError, and file-system errors such as a
+    directory given for a file or a permission denied) as one line and exit status 2, and a diverged
+    training run (:class:`rnnkit.train.DivergenceError`) as one line and exit status 3."""
 
     def wrap(fn: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(fn)
         def run(args: argparse.Namespace) -> int:
             try:
                 return fn(args)
-            except (ValueError, TypeError, FileNotFoundError) as e:
-                print(f"rnnkit {command}: error: {e}", file=sys.stderr)
-                return 2
             except FloatingPointError as e:  # training diverged (rnnkit.train.DivergenceError)
                 print(f"rnnkit {command}: error: {e}", file=sys.stderr)
                 return 3
+            except (ValueError, TypeError, FileNotFoundError) as e:
+                print(f"rnnkit {command}: error: {e}", file=sys.stderr)
+                return 2
+            except OSError as e:  # IsADirectoryError, NotADirectoryError, PermissionError, …
+                message = _os_error_message(e) if e.filename is not None else str(e)
+                print(f"rnnkit {command}: error: {message}", file=sys.stderr)
+                return 2
 
         return run
 
@@ -149,10 +156,40 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_task_flags(args: argparse.Namespace, task: Any) -> None:
+    """A task flag (--text, --csv, …) given to a task that does not take it: say which tasks do."""
+    from ..tasks.registry import get_task, list_tasks
+
     own = {key for key, _ in task.cli_flags.values()}
     for dest, value in vars(args).items():
-        if dest.startswith("taskflag_") and value is not None and dest[len("taskflag_") :] not in own:
-            raise ValueError(f"{dest[len('taskflag_') :]} belongs to another task, not to --task {task.name}")
+        key = dest[len("taskflag_") :]
+        if not dest.startswith("taskflag_") or value is None or key in own:
+            continue
+        takers = {n: f for n in list_tasks() for f, (k, _) in get_task(n).cli_flags.items() if k == key}
+        flag = next(iter(takers.values()), key)
+        its = f"; task {task.name!r} takes {', '.join(task.cli_flags)}" if task.cli_flags else ""
+        raise ValueError(
+            f"{flag} is not an option of task {task.name!r}: only the {', '.join(takers)} "
+            f"task{'s' if len(takers) > 1 else ''} take{'' if len(takers) > 1 else 's'} it ({key}){its}"
+        )
+
+
+def _task_of(args: argparse.Namespace) -> str:
+    """The task a new run will train: --task, else the config file's, else text."""
+    if args.task:
+        return args.task
+    if args.config:
+        from ..train.config import flatten_file, read_toml
+
+        _check_config_path(args.config)
+        task, _ = flatten_file(read_toml(args.config), source=str(args.config))
+        if task:
+            return task
+    return "text"
+
+
+def _check_config_path(path: str) -> None:
+    if Path(path).is_dir():
+        raise ValueError(f"--config {path!r} is a directory, expected a TOML file")
 
 
 @cli_errors("train")
@@ -167,21 +204,21 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 "--resume continues a run with its saved settings; drop --task/--config/--preset"
             )
-        config_path = Path(args.resume) / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{args.resume!r} is not a run directory (no config.json)")
-        cfg = runner.config_from_dict(json.loads(config_path.read_text()))
-        fixed = sorted(k for k in overrides if k not in RESUMABLE)
+        cfg = runner.read_run_config(args.resume)
+        fixed = sorted(k for k in overrides if k not in runner.RESUMABLE)
         if fixed:
             raise ValueError(
-                f"a resumed run cannot change {', '.join(fixed)}; it may change only {', '.join(RESUMABLE)}"
+                f"a resumed run cannot change {', '.join(fixed)}; it may change only "
+                f"{', '.join(runner.RESUMABLE)}"
             )
         cfg = validate(apply_overrides(cfg, overrides))
     else:
+        if args.config:
+            _check_config_path(args.config)
+        _check_task_flags(args, get_task(_task_of(args)))
         cfg = runner.resolve_config(
             args.task, preset=args.preset, config_file=args.config, overrides=overrides
         )
-        _check_task_flags(args, get_task(cfg.task))
     if args.show_config:
         print(f"task = {cfg.task}\n" + describe_keys(cfg))
         return 0

@@ -5,13 +5,20 @@ back for ``evaluate`` / ``generate``.
 A run directory ``runs/<task>-<timestamp>/`` holds ``config.toml`` + ``config.json``, ``metrics.jsonl``,
 ``curves.png``, ``checkpoints/{last,best}.safetensors``, ``summary.json`` and the task's artefacts
 (e.g. ``sample.txt``).
+
+Nothing is written until everything a run needs has been checked: a new run's directory is created
+once its data, baselines and model are ready (a bad data file leaves no empty folder behind), and a
+resumed run's ``config.json`` and ``last`` checkpoint are checked (readable, same task, same
+architecture, every shape) before any file of it is touched. A checkpoint loaded for ``evaluate``,
+``generate`` and the rest is checked the same way against its run's ``config.json`` and model.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +26,33 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..train.checkpoint import load_weights, read_meta, seed_everything
+from ..train.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    check_weights,
+    load_checkpoint,
+    seed_everything,
+)
 from ..train.config import Config, apply_overrides, flatten_file, read_toml, save_config, to_dict, validate
-from ..train.io import atomic_write_text
+from ..train.io import atomic_write_text, clean_orphans
 from ..train.sources import ProgressSource, as_source
 from ..train.trainer import FitResult, Trainer, resolve_device
 from .base import Task, TaskData
 from .registry import get_task
 
 Echo = Callable[[str], None]
+
+#: keys a resumed run may change (the rest would break the exact continuation)
+RESUMABLE = (
+    "optim.max_steps",
+    "optim.max_minutes",
+    "optim.max_epochs",
+    "optim.on_divergence",
+    "run.progress",
+    "run.plot",
+    "run.device",
+    "run.threads",
+)
 
 
 def resolve_config(
@@ -54,27 +79,86 @@ def resolve_config(
     return validate(cfg)
 
 
-def config_from_dict(data: Mapping[str, Any]) -> Config:
-    """A saved ``config.json`` (or a checkpoint's copy) back into a :class:`Config`."""
-    task, flat = flatten_file(data)
-    cfg = get_task(task or "text").make_config()
-    return validate(apply_overrides(cfg, flat))
+def config_from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
+    """A saved ``config.json`` (or a checkpoint's copy) back into a :class:`Config`; ``source`` names
+    where it came from in the error raised for a malformed one."""
+    if not isinstance(data, Mapping):
+        where = f"{source} " if source else ""
+        raise ValueError(
+            f"{where}must hold a JSON object with task, model, data, optim and run, got {type(data).__name__}"
+        )
+    try:
+        task, flat = flatten_file(data, source=source or "config")
+        cfg = get_task(task or "text").make_config()
+        return validate(apply_overrides(cfg, flat))
+    except (ValueError, TypeError) as e:
+        if source is None or source in str(e):
+            raise
+        raise (TypeError if isinstance(e, TypeError) else ValueError)(f"{source}: {e}") from None
 
 
-def new_run_dir(cfg: Config) -> Path:
+def read_run_config(run_dir: str | Path) -> Config:
+    """The :class:`Config` saved in ``run_dir/config.json``; a missing, unreadable or malformed file (not
+    JSON, not an object, an unknown task or key, a bad value) raises an error naming it."""
+    path = Path(run_dir) / "config.json"
+    if Path(run_dir).is_file():
+        raise ValueError(f"{str(run_dir)!r} is a file, expected a run directory (holding config.json)")
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"run directory {str(run_dir)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory, expected the run's config file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no config.json)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"run config {str(path)!r} is not text (expected JSON written by rnnkit train)"
+        ) from None
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"run config {str(path)!r} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
+        ) from None
+    return config_from_dict(data, source=f"run config {str(path)!r}")
+
+
+def _check_out_dir(cfg: Config) -> Path:
     base = Path(cfg.run.out_dir)
+    for parent in (base, *base.parents):
+        if parent.exists() and not parent.is_dir():
+            inside = "" if parent == base else f": {str(parent)!r} is a file"
+            what = " is a file" if parent == base else ""
+            raise ValueError(
+                f"run.out_dir (--out-dir) {str(base)!r}{what}{inside}, expected a folder for run directories"
+            )
+        if parent.is_dir():
+            break
+    return base
+
+
+def plan_run_dir(cfg: Config) -> Path:
+    """The directory a new run of ``cfg`` will use (not created yet: see :func:`new_run_dir`)."""
+    base = _check_out_dir(cfg)
     if cfg.run.name:
         path = base / cfg.run.name
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"run directory {str(path)!r} is a file; pick another run.name")
         if (path / "checkpoints").exists():
             raise ValueError(
                 f"run directory {str(path)!r} already holds a run; continue it with --resume {path} "
                 "or pick another run.name"
             )
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path, k = base / f"{cfg.task}-{stamp}", 2
-        while path.exists():
-            path, k = base / f"{cfg.task}-{stamp}-{k}", k + 1
+        return path
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, k = base / f"{cfg.task}-{stamp}", 2
+    while path.exists():
+        path, k = base / f"{cfg.task}-{stamp}-{k}", k + 1
+    return path
+
+
+def new_run_dir(cfg: Config) -> Path:
+    """Create the directory of a new run of ``cfg`` (see :func:`plan_run_dir`)."""
+    path = plan_run_dir(cfg)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -119,14 +203,25 @@ def _evaluate(
 
 
 def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) -> RunSummary:
-    """Train ``cfg.task``; with ``resume`` (a run directory) continue that run exactly."""
+    """Train ``cfg.task``; with ``resume`` (a run directory) continue that run exactly.
+
+    Everything is checked before anything is written: a new run's directory is made once its data,
+    baselines and model are ready; a resumed run's ``last`` checkpoint must be sound and fit ``cfg``'s
+    model (else a :class:`~rnnkit.train.checkpoint.CheckpointError` says what is wrong, and whether
+    ``best`` could take its place). Temporary files left by a crash mid-write are then removed.
+    """
     started = time.perf_counter()
     task = get_task(cfg.task)
-    run_dir = Path(resume) if resume is not None else new_run_dir(cfg)
+    resumed: Checkpoint | None = None
+    if resume is not None:
+        run_dir = Path(resume)
+        resumed = resumable_checkpoint(run_dir, cfg)
+    else:
+        run_dir = plan_run_dir(cfg)
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
+    device = resolve_device(cfg.run.device)
     seed_everything(cfg.run.seed)
-    save_config(cfg, run_dir)
     echo(f"run directory: {run_dir}")
     data = task.build_data(cfg)
     if data.info:
@@ -142,32 +237,49 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
         for name, m in bl.items():
             echo(f"baseline {name} ({split}): " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
     model = task.build_model(cfg, data.state)
+    if resumed is not None:
+        check_weights(model, resumed.model, run_dir / "checkpoints" / "last.safetensors")
+        del resumed
     n_params = sum(p.numel() for p in model.parameters())
-    echo(f"model: {type(model).__name__}, {n_params:,} parameters, device {resolve_device(cfg.run.device)}")
+    echo(f"model: {type(model).__name__}, {n_params:,} parameters, device {device}")
     refs = {n: m[task.monitor] for n, m in baselines.get("val", {}).items() if task.monitor in m}
-    trainer = Trainer(
-        model,
-        task.loss,
-        data.train,
-        data.val,
-        optim=cfg.optim,
-        run=cfg.run,
-        run_dir=run_dir,
-        evaluate_fn=None if data.val is None else (lambda m, n: task.evaluate(m, data.val, cfg, n)),
-        monitor=task.monitor,
-        mode=task.mode,
-        tbptt=task.tbptt,
-        extra={"config": to_dict(cfg), "task_state": data.state},
-        item_name=task.item_name,
-        references=refs,
-    )
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        removed = clean_orphans(run_dir)
+        if removed:
+            echo(
+                f"removed {len(removed)} temporary file(s) an interrupted write left behind: "
+                + ", ".join(str(p.relative_to(run_dir)) for p in removed)
+            )
+        save_config(cfg, run_dir)
+        trainer = Trainer(
+            model,
+            task.loss,
+            data.train,
+            data.val,
+            optim=cfg.optim,
+            run=cfg.run,
+            run_dir=run_dir,
+            evaluate_fn=None if data.val is None else (lambda m, n: task.evaluate(m, data.val, cfg, n)),
+            monitor=task.monitor,
+            mode=task.mode,
+            tbptt=task.tbptt,
+            extra={"config": to_dict(cfg), "task_state": data.state},
+            item_name=task.item_name,
+            references=refs,
+        )
+    except BaseException:
+        if created:  # a run that never started leaves no folder behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     fit = trainer.fit(resume=run_dir if resume is not None else None)
     if fit.stop_reason == "interrupted":
         echo(f"interrupted at step {fit.steps}; continue with: rnnkit train --resume {run_dir}")
         return RunSummary(run_dir, fit, {}, baselines, {}, data.info, time.perf_counter() - started)
     best = run_dir / "checkpoints" / "best.safetensors"
     if best.exists():
-        model.load_state_dict(load_weights(best))
+        model.load_state_dict(load_checkpoint(best).model)
     metrics = {}
     for split, source in (("val", data.val), ("test", data.test)):
         if source is not None:
@@ -187,6 +299,113 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
             + format_table(m, baselines.get(split, {}), task.monitor)
         )
     return summary
+
+
+def _describe(cfg: Config) -> str:
+    """``series run (model lstm, hidden 64, 2 layers)``: what a config trains, for messages."""
+    return f"{cfg.task} run {_model_text(cfg)}"
+
+
+def _model_text(cfg: Config) -> str:
+    m = cfg.model
+    bits = [str(getattr(m, "cell", type(m).__name__))]
+    if getattr(m, "hidden_size", None) is not None:
+        bits.append(f"hidden {m.hidden_size}")
+    if getattr(m, "num_layers", None) not in (None, 1):
+        bits.append(f"{m.num_layers} layers")
+    return f"(model {', '.join(bits)})"
+
+
+def _differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str) -> list[str]:
+    return [f"{prefix}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def _checkpoint_config(meta: Mapping[str, Any], ck: Path) -> tuple[Config, dict[str, Any]]:
+    """The config and task state stored in checkpoint ``ck``'s metadata."""
+    extra = meta.get("extra", {})
+    if not isinstance(extra, Mapping) or "config" not in extra:
+        raise CheckpointError(f"{str(ck)!r} was not written by `rnnkit train` (no config inside)")
+    cfg = config_from_dict(extra["config"], source=f"the config inside checkpoint {str(ck)!r}")
+    state = extra.get("task_state") or {}
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {str(ck)!r} is damaged: its task state is not a JSON object")
+    return cfg, state
+
+
+def check_checkpoint_config(ck_cfg: Config, run_cfg: Config, ck: Path, run_dir: Path, fixed: bool) -> None:
+    """Raise :class:`CheckpointError` when checkpoint ``ck`` (trained with ``ck_cfg``) is not one of the
+    run in ``run_dir`` (configured as ``run_cfg``): another task, another architecture, or — with
+    ``fixed``, for a resume — any setting a resumed run may not change."""
+    if ck_cfg.task != run_cfg.task:
+        raise CheckpointError(
+            f"checkpoint {str(ck)!r} holds a {_describe(ck_cfg)}, not the {run_cfg.task} run of "
+            f"{str(run_dir)!r} {_model_text(run_cfg)}"
+        )
+    a, b = to_dict(ck_cfg), to_dict(run_cfg)
+    changed = _differences(a["model"], b["model"], "model")
+    if fixed:
+        for section in ("data", "optim", "run"):
+            changed += [k for k in _differences(a[section], b[section], section) if k not in RESUMABLE]
+    if changed:
+        shown = ", ".join(
+            f"{k} = {json.dumps(a[k.split('.')[0]].get(k.split('.')[1]))} in the checkpoint, "
+            f"{json.dumps(b[k.split('.')[0]].get(k.split('.')[1]))} in config.json"
+            for k in changed[:3]
+        )
+        more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+        raise CheckpointError(
+            f"checkpoint {str(ck)!r} does not belong to the run in {str(run_dir)!r}: {shown}{more}"
+        )
+
+
+def resumable_checkpoint(run_dir: str | Path, cfg: Config) -> Checkpoint:
+    """The ``last`` checkpoint of ``run_dir``, checked to continue ``cfg``'s run (sound file, optimiser
+    and trainer state, same task and settings). When it is broken, the error says whether ``best`` is
+    sound and how to resume from it."""
+    run_dir = Path(run_dir)
+    last = run_dir / "checkpoints" / "last.safetensors"
+    try:
+        ck = load_checkpoint(last)
+        ck_cfg, _ = _checkpoint_config(ck.meta, last)
+        check_checkpoint_config(ck_cfg, cfg, last, run_dir, fixed=True)
+        if ck.optimizer is None or not ck.meta.get("trainer"):
+            raise CheckpointError(
+                f"checkpoint {str(last)!r} holds no optimiser or trainer state, so training cannot "
+                "resume from it"
+            )
+    except FileNotFoundError:
+        if (run_dir / "checkpoints" / "best.safetensors").exists():
+            missing = f"run {str(run_dir)!r} has no last checkpoint ({str(last)!r} is missing)"
+            raise CheckpointError(missing + _best_hint(run_dir, cfg)) from None
+        raise FileNotFoundError(
+            f"run {str(run_dir)!r} has no checkpoint to resume ({str(last)!r} is missing: it stopped before "
+            "its first checkpoint); start it again with rnnkit train"
+        ) from None
+    except (CheckpointError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{e}{_best_hint(run_dir, cfg)}") from None
+    return ck
+
+
+def _best_hint(run_dir: Path, cfg: Config) -> str:
+    best = run_dir / "checkpoints" / "best.safetensors"
+    if not best.exists():
+        return "; the run has no best checkpoint to fall back on"
+    try:
+        ck = load_checkpoint(best)
+        ck_cfg, _ = _checkpoint_config(ck.meta, best)
+        check_checkpoint_config(ck_cfg, cfg, best, run_dir, fixed=True)
+        step = ck.meta.get("trainer", {}).get("step")
+    except (ValueError, TypeError, OSError):
+        return f"; {str(best)!r} is not sound either"
+    if ck.optimizer is None:
+        return (
+            f"; {str(best)!r} is sound but holds no optimiser state, so it can be evaluated but not resumed"
+        )
+    at = f" (step {step})" if step is not None else ""
+    return (
+        f"; {str(best)!r}{at} is sound: to resume from it, copy it over last.safetensors "
+        "(the steps after it are lost), or evaluate it with rnnkit evaluate"
+    )
 
 
 def write_summary(s: RunSummary, task: Task, checkpoint: str) -> None:
@@ -225,18 +444,28 @@ def find_checkpoint(path: str | Path, which: str = "best") -> Path:
     if path.is_file():
         return path
     if not path.is_dir():
-        raise FileNotFoundError(f"run {str(path)!r} does not exist")
+        raise FileNotFoundError(
+            f"run {str(path)!r} does not exist (expected a run directory or a checkpoint file)"
+        )
+    if path.suffix == ".safetensors":
+        raise ValueError(f"checkpoint {str(path)!r} is a directory, expected a .safetensors file")
     folder = path / "checkpoints"
     for name in (which, "last") if which == "best" else (which,):
-        if (folder / f"{name}.safetensors").is_file():
-            return folder / f"{name}.safetensors"
+        candidate = folder / f"{name}.safetensors"
+        if candidate.is_dir():
+            raise ValueError(f"checkpoint {str(candidate)!r} is a directory, expected a .safetensors file")
+        if candidate.is_file():
+            return candidate
+    hint = "" if folder.is_dir() or (path / "config.json").exists() else "; it is not a run directory"
     raise FileNotFoundError(
-        f"{str(path)!r} holds no {which!r} checkpoint (expected {folder}/{which}.safetensors)"
+        f"{str(path)!r} holds no {which!r} checkpoint (expected {folder}/{which}.safetensors){hint}"
     )
 
 
 def latest_run(out_dir: str | Path = "runs", task: str | None = None) -> Path:
     """The most recently written run directory of ``task`` under ``out_dir``."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ValueError(f"--out-dir {str(out_dir)!r} is a file, expected the folder that holds the runs")
     runs = []
     for d in Path(out_dir).glob("*/checkpoints/last.safetensors"):
         run_dir = d.parent.parent
@@ -255,19 +484,32 @@ def latest_run(out_dir: str | Path = "runs", task: str | None = None) -> Path:
     return max(runs)[1]
 
 
-def load_run(path: str | Path, which: str = "best", device: str = "cpu") -> LoadedRun:
-    """Rebuild the model of a run from its checkpoint (config and task state come from the file)."""
+def load_run(
+    path: str | Path, which: str = "best", device: str = "cpu", *, tasks: Sequence[str] | None = None
+) -> LoadedRun:
+    """Rebuild the model of a run from its checkpoint (config and task state come from the file).
+
+    The checkpoint is checked before its weights are used: a readable rnnkit checkpoint, of one of
+    ``tasks`` (if given), of the same task and architecture as the ``config.json`` of the run directory
+    it sits in (if any), and with every parameter's shape as the model expects. A problem raises a
+    ``ValueError`` (:class:`~rnnkit.train.checkpoint.CheckpointError`) naming the file."""
     ck = find_checkpoint(path, which)
-    extra = read_meta(ck).get("extra", {})
-    if "config" not in extra:
-        raise ValueError(f"{str(ck)!r} was not written by `rnnkit train` (no config inside)")
-    cfg = config_from_dict(extra["config"])
-    task = get_task(cfg.task)
-    state = extra.get("task_state", {})
-    model = task.build_model(cfg, state)
-    model.load_state_dict(load_weights(ck))
-    model.to(resolve_device(device)).eval()
+    loaded = load_checkpoint(ck)
+    cfg, state = _checkpoint_config(loaded.meta, ck)
     run_dir = ck.parent.parent if ck.parent.name == "checkpoints" else ck.parent
+    if tasks is not None and cfg.task not in tasks:
+        wanted = " or ".join(repr(t) for t in tasks)
+        raise CheckpointError(
+            f"{str(path)!r} is a {cfg.task!r} run, not {wanted} "
+            f"(checkpoint {str(ck)!r}, {_model_text(cfg)[1:]}"
+        )
+    if (run_dir / "config.json").exists():
+        check_checkpoint_config(cfg, read_run_config(run_dir), ck, run_dir, fixed=False)
+    task = get_task(cfg.task)
+    model = task.build_model(cfg, state)
+    check_weights(model, loaded.model, ck)
+    model.load_state_dict(loaded.model)
+    model.to(resolve_device(device)).eval()
     return LoadedRun(task, cfg, model, state, run_dir, ck)
 
 

@@ -12,6 +12,11 @@ NumPy RNG states, the trainer's position (step, epoch, batch, elapsed time, earl
 what the caller adds (the run's config, the task's vocabulary, …). A checkpoint is written to a
 temporary file and renamed over the old one, so a crash never leaves a broken checkpoint.
 
+Reading is strict: a file that is missing, a folder, empty, truncated, not safetensors (e.g. a pickle
+renamed ``.safetensors``), not an rnnkit checkpoint, of a newer format, or whose metadata does not match
+its tensors raises :class:`CheckpointError` (a ``ValueError``) naming the file and what is wrong; and
+:func:`check_weights` says which parameter does not fit a model before ``load_state_dict`` is tried.
+
 Read the weights alone with :func:`load_weights` (or ``safetensors.torch.load_file`` and the
 ``model/`` prefix).
 """
@@ -20,13 +25,14 @@ from __future__ import annotations
 
 import json
 import random
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import Tensor
@@ -35,6 +41,10 @@ from .io import atomic_write_bytes
 
 FORMAT = "rnnkit-checkpoint"
 VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: unreadable, corrupt, foreign or not fitting the model."""
 
 
 @dataclass
@@ -179,34 +189,132 @@ def save_checkpoint(
     return path
 
 
-def read_meta(path: str | Path) -> dict[str, Any]:
-    """The JSON part of a checkpoint, without reading its tensors."""
-    path = _existing(path)
-    with safe_open(str(path), framework="pt") as f:
-        raw = (f.metadata() or {}).get("rnnkit")
-    if raw is None:
-        raise ValueError(
-            f"{str(path)!r} is a safetensors file but not an rnnkit checkpoint (no 'rnnkit' metadata)"
-        )
-    meta = json.loads(raw)
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r}: expected format {FORMAT!r}, got {meta.get('format')!r}")
-    return meta
-
-
 def _existing(path: str | Path) -> Path:
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {str(path)!r} is a directory, expected a .safetensors file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     return path
 
 
+def _unreadable(path: Path, head: bytes, size: int, reason: str) -> CheckpointError:
+    """The error for a file that is not a readable safetensors file, with what it looks like instead."""
+    if size == 0:
+        what = "it is empty (0 bytes)"
+    elif head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
+        what = "it looks like a pickle / torch.save file, which rnnkit never loads (unpickling can run code)"
+    else:
+        what = f"{reason}; it may have been cut short by a crash or a full disk, or be another kind of file"
+    return CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file: {what}")
+
+
+def _header(path: Path, data: bytes, size: int) -> dict[str, Any]:
+    """The safetensors header at the start of ``data`` (the first bytes of a ``size``-byte file)."""
+    if size < 8:
+        raise _unreadable(path, data, size, f"it holds only {size} bytes")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > 100_000_000:  # safetensors' own limit: these bytes are not a header length
+        raise _unreadable(path, data, size, "it does not start with a safetensors header")
+    if n > size - 8:
+        raise _unreadable(path, data, size, f"its header claims {n:,} bytes but the file has {size:,}")
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (UnicodeDecodeError, ValueError):
+        raise _unreadable(path, data, size, "its header is not JSON") from None
+    if not isinstance(header, dict):
+        raise _unreadable(path, data, size, "its header is not a JSON object")
+    return header
+
+
+def _parse_meta(path: Path, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        raise CheckpointError(
+            f"{str(path)!r} is a safetensors file but not an rnnkit checkpoint (no 'rnnkit' metadata)"
+        )
+    try:
+        meta = json.loads(raw)
+    except (TypeError, ValueError):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is damaged: its 'rnnkit' metadata is not JSON"
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{str(path)!r}: expected format {FORMAT!r}, got {got!r}")
+    version = meta.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has format version {version!r}; this rnnkit reads version {VERSION} "
+            "(it was written by a newer rnnkit: upgrade to read it)"
+        )
+    for key, kind in (("aliases", dict), ("trainer", dict), ("extra", dict)):
+        if not isinstance(meta.get(key, {}), kind):
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} is damaged: metadata {key!r} must be a JSON object, "
+                f"got {type(meta[key]).__name__}"
+            )
+    return meta
+
+
+def _rnnkit_entry(header: dict[str, Any]) -> Any:
+    entries = header.get("__metadata__")
+    return entries.get("rnnkit") if isinstance(entries, dict) else None
+
+
+def _check_covers(path: Path, header: dict[str, Any], head: bytes, size: int) -> None:
+    """The tensors' offsets must end exactly at the end of the file: a truncated file fails here."""
+    n = struct.unpack("<Q", head[:8])[0]
+    try:
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise _unreadable(path, head, size, "its header does not describe tensors") from None
+    if 8 + n + end != size:
+        raise _unreadable(path, head, size, f"it should hold {8 + n + end:,} bytes but holds {size:,}")
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The JSON part of a checkpoint, without reading its tensors."""
+    path = _existing(path)
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) == 8:
+            (n,) = struct.unpack("<Q", head)
+            if n <= min(size - 8, 100_000_000):
+                head += f.read(n)
+    header = _header(path, head, size)
+    _check_covers(path, header, head, size)
+    return _parse_meta(path, _rnnkit_entry(header))
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint (safetensors + JSON; no code is executed)."""
-    meta = read_meta(path)
-    tensors = st_load(_existing(path).read_bytes())
+    path = _existing(path)
+    data = path.read_bytes()
+    header = _header(path, data, len(data))
+    _check_covers(path, header, data, len(data))
+    try:
+        tensors = st_load(data)
+    except Exception as e:  # safetensors' SafetensorError: bad offsets, dtypes, sizes, …
+        reason = (
+            str(e)
+            .removeprefix("Error while deserializing header: ")
+            .removeprefix("Error while deserializing: ")
+        )
+        raise _unreadable(path, data[:8], len(data), reason) from None
+    meta = _parse_meta(path, _rnnkit_entry(header))
+    try:
+        return _assemble(meta, tensors)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is damaged: its metadata does not match its tensors "
+            f"({type(e).__name__}: {e})"
+        ) from None
+
+
+def _assemble(meta: dict[str, Any], tensors: dict[str, Tensor]) -> Checkpoint:
     model = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
-    for name, target in meta["aliases"].items():
+    for name, target in meta.get("aliases", {}).items():
         model[name] = model[target]
     optimizer = None
     om = meta.get("optimizer")
@@ -224,7 +332,42 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if r["cuda"]:
             rng["cuda"] = [tensors[f"rng/cuda/{i}"] for i in range(r["cuda"])]
     carry = _unflatten_carry(meta.get("carry"), tensors)
+    meta.setdefault("trainer", {})
+    meta.setdefault("extra", {})
     return Checkpoint(model=model, optimizer=optimizer, carry=carry, rng=rng, meta=meta)
+
+
+def _shape(t: Any) -> str:
+    return "(" + ", ".join(str(d) for d in t.shape) + ")"
+
+
+def check_weights(model: torch.nn.Module, weights: Mapping[str, Tensor], source: str | Path) -> None:
+    """Raise :class:`CheckpointError` (naming ``source`` and the first parameter that differs) unless
+    ``weights`` has exactly ``model``'s state_dict keys and shapes — before ``load_state_dict`` is tried."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(
+                f"it lacks {', '.join(repr(k) for k in missing[:3])}{' …' if len(missing) > 3 else ''}"
+            )
+        if unexpected:
+            parts.append(
+                f"it has {', '.join(repr(k) for k in unexpected[:3])}{' …' if len(unexpected) > 3 else ''}, "
+                "which the model does not"
+            )
+        raise CheckpointError(
+            f"checkpoint {str(source)!r} does not fit the model ({type(model).__name__}): {'; '.join(parts)}"
+        )
+    for name, t in expected.items():
+        w = weights[name]
+        if tuple(w.shape) != tuple(t.shape):
+            raise CheckpointError(
+                f"checkpoint {str(source)!r} does not fit the model: parameter {name!r} has shape "
+                f"{_shape(w)} in the checkpoint, the model expects {_shape(t)}"
+            )
 
 
 def load_weights(path: str | Path) -> dict[str, Tensor]:
