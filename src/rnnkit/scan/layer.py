@@ -33,6 +33,13 @@ from .reference import ScanResult, reference_scan
 from .regularize import Regularization, apply_zoneout
 
 RECURRENT_INITS = ("uniform", "orthogonal")
+#: the Module method that converts a layer to a dtype (what a dtype-mismatch message suggests)
+_DTYPE_METHODS = {
+    torch.float64: "double",
+    torch.float32: "float",
+    torch.float16: "half",
+    torch.bfloat16: "bfloat16",
+}
 
 
 @dataclass
@@ -203,6 +210,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         return get("weight_ih"), get("bias_ih"), get("weight_hh"), get("bias_hh"), get("weight_hr"), extras
 
     def _prepare(self, input, hx, lengths) -> Prepared:
+        self._check_dtype(input.data if isinstance(input, PackedSequence) else input)
         P = self.proj_size or self.hidden_size
         sizes = (P, self.hidden_size)[: len(self.spec.state_names)]
         return prepare_input(
@@ -215,6 +223,54 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
             state_names=self.spec.state_names,
             num_states=self.num_layers * self.num_directions,
         )
+
+    def _check_dtype(self, x: object) -> None:
+        """The input must have the layer's dtype, as in ``torch.nn.LSTM`` (nothing is cast silently);
+        under autocast for the input's device the matrix products cast both, so float16/bfloat16/float32
+        inputs are accepted there (a float64 one still must meet float64 weights)."""
+        weight = self.weight_ih_l0
+        if not isinstance(x, Tensor) or not x.is_floating_point() or x.dtype == weight.dtype:
+            return  # prepare_input reports what is not a floating-point tensor
+        if torch.is_autocast_enabled(x.device.type) and torch.float64 not in (x.dtype, weight.dtype):
+            return
+        raise TypeError(
+            f"input dtype {x.dtype} does not match the layer's dtype {weight.dtype}: call "
+            f".{_DTYPE_METHODS.get(x.dtype, 'to')}() on the layer or cast the input "
+            f"(input.{_DTYPE_METHODS.get(weight.dtype, 'to')}())"
+        )
+
+    def _autocast_dtype(self, x: Tensor, packed: bool) -> tuple[torch.dtype, tuple[torch.dtype, ...]] | None:
+        """(output dtype, state dtypes) that ``torch.nn``'s layer of this cell returns under autocast for
+        the input's device, or None outside autocast and for cells without a ``torch.nn`` twin (their
+        dtypes are what the mixed-precision math gives: matrix products in the autocast dtype,
+        elementwise updates promoted to the state's dtype).
+
+        torch's CPU kernels (bf16 autocast): LSTM returns everything in the autocast dtype (oneDNN), but
+        with a packed input everything in the input's dtype, and with a projection h in the autocast
+        dtype and c in the input's; GRU returns the input's dtype; RNN the autocast dtype. On CUDA
+        (cuDNN) all three return the autocast dtype."""
+        device = x.device.type
+        if x.dtype == torch.float64 or not torch.is_autocast_enabled(device):
+            return None
+        name = self.spec.name
+        if name not in ("lstm", "gru", "rnn"):
+            return None
+        low, full = torch.get_autocast_dtype(device), x.dtype
+        if device != "cpu" or name == "rnn":
+            return low, (low,) * len(self.spec.state_names)
+        if name == "gru":
+            return full, (full,)
+        if self.proj_size:
+            return low, (low, full)
+        return (full, (full, full)) if packed else (low, (low, low))
+
+    @staticmethod
+    def _cast(
+        dtypes: tuple[torch.dtype, tuple[torch.dtype, ...]] | None, out: Tensor, state: State
+    ) -> tuple[Tensor, State]:
+        if dtypes is None:
+            return out, state
+        return out.to(dtypes[0]), tuple(s.to(d) for s, d in zip(state, dtypes[1], strict=True))
 
     def _scans(self, x: Tensor, mask: Tensor | None, record: bool) -> tuple[ScanFn | None, ScanFn | None]:
         """(scan from xg, scan from the layer input) for this call, one of them None: the selected
@@ -295,6 +351,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         """
         prep = self._prepare(input, hx, lengths)
         out, state, _ = self._run(prep, record=False)
+        out, state = self._cast(self._autocast_dtype(prep.x, prep.packed is not None), out, state)
         return finish_output(prep, out, self.batch_first), finish_state(prep, state)
 
     def step(self, input: Tensor, hx: Tensor | tuple[Tensor, ...] | None = None):
@@ -311,9 +368,10 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
                 input = input.transpose(0, 1)  # (1, B, I)
         prep = self._prepare(input, hx, None)
         x = prep.x[0]  # (B, I)
+        cast = self._autocast_dtype(x, False)
         fused = self._fused_step(x, prep.state)
         if fused is not None:
-            out = fused[0][-1]  # (B, P): h of the last layer
+            out, fused = self._cast(cast, fused[0][-1], fused)  # out (B, P): h of the last layer
             return (out if prep.batched else out.squeeze(0)), finish_state(prep, fused)
         finals: list[list[Tensor]] = [[] for _ in prep.state]
         for layer in range(self.num_layers):
@@ -335,6 +393,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
         state = tuple(torch.stack(s) for s in finals)  # each (L, B, ·)
+        x, state = self._cast(cast, x, state)
         return (x if prep.batched else x.squeeze(0)), finish_state(prep, state)
 
     def _fused_step(self, x: Tensor, state: State) -> State | None:
@@ -368,6 +427,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         at every step (see :class:`Trace`). Differentiable, like ``forward``."""
         prep = self._prepare(input, hx, lengths)
         out, state, results = self._run(prep, record=True)
+        out, state = self._cast(self._autocast_dtype(prep.x, prep.packed is not None), out, state)
         hiddens = torch.stack([r.output for r in results])  # (L*D, T, B, P)
         cells = torch.stack([r.cells for r in results]) if self.spec.has_cell_state else None
         gates = {n: torch.stack([r.gates[n] for r in results]) for n in self.spec.gate_names}
