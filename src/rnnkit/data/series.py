@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .files import describe_lines, read_csv
 from .windows import SplitPoints, WindowDataset, make_origins, window_rows
 
 BUILTIN_SERIES = {
@@ -76,32 +77,67 @@ def load_builtin(name: str) -> pd.Series:
     return s
 
 
+#: the largest share of missing (empty or NaN) values a CSV column may have; more is an error, fewer are
+#: interpolated where a gap is at most ``max_gap`` steps and left out (no window crosses them) elsewhere
+MAX_MISSING_SHARE = 0.1
+
+
 def load_csv(path: str | os.PathLike[str], column: str, date_column: str | None = None) -> pd.Series:
     """Column ``column`` of a CSV file as a series; indexed by ``date_column`` (parsed as dates and
-    sorted; duplicate timestamps averaged) when given, else by row number."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"csv file not found: {os.fspath(path)!r}")
-    frame = pd.read_csv(path)
+    sorted; duplicate timestamps averaged) when given, else by row number.
+
+    The column must hold numbers: empty cells (or ``nan``) are missing values, allowed up to
+    :data:`MAX_MISSING_SHARE` of the rows; ``inf`` and text are errors naming the line."""
+    what = "csv file"
+    frame = read_csv(path, what)
+    name = os.fspath(path)
     for arg, col in (("column", column), ("date_column", date_column)):
         if col is not None and col not in frame.columns:
             raise ValueError(
-                f"{arg} must name a column of {os.fspath(path)!r} {list(frame.columns)}, got {col!r}"
+                f"{what} {name!r}: data.{arg} must name a column of the file "
+                f"{[str(c) for c in frame.columns]}, got {col!r}"
             )
     values = pd.to_numeric(frame[column], errors="coerce")
-    bad = int(values.isna().sum() - frame[column].isna().sum())
-    if bad:
-        raise ValueError(f"column {column!r} must hold numbers, got {bad} non-numeric value(s)")
-    s = pd.Series(values.to_numpy(np.float64), name=column)
+    text = values.isna() & frame[column].notna()
+    if text.any():
+        rows = np.flatnonzero(text.to_numpy())
+        raise ValueError(
+            f"{what} {name!r}, column {column!r} must hold numbers, got {len(rows)} non-numeric "
+            f"value(s) at {describe_lines(rows)} (e.g. {str(frame[column].iloc[rows[0]])!r})"
+        )
+    y = values.to_numpy(np.float64)
+    infinite = np.isinf(y)
+    if infinite.any():
+        rows = np.flatnonzero(infinite)
+        raise ValueError(
+            f"{what} {name!r}, column {column!r} holds {len(rows)} infinite value(s) at "
+            f"{describe_lines(rows)}; expected finite numbers (leave a missing reading empty)"
+        )
+    missing = int(np.isnan(y).sum())
+    if missing > MAX_MISSING_SHARE * len(y):
+        raise ValueError(
+            f"{what} {name!r}, column {column!r} has {missing:,} missing values of {len(y):,} "
+            f"({missing / len(y):.0%}); at most {MAX_MISSING_SHARE:.0%} may be missing (short gaps are "
+            "interpolated): fill them in or drop those rows"
+        )
+    s = pd.Series(y, name=column)
     if date_column is not None:
-        dates = pd.to_datetime(frame[date_column], errors="coerce")
+        with warnings.catch_warnings():  # pandas warns when it has to guess the date format
+            warnings.simplefilter("ignore")
+            dates = pd.to_datetime(frame[date_column], errors="coerce")
         if dates.isna().any():
+            rows = np.flatnonzero(dates.isna().to_numpy())
             raise ValueError(
-                f"date_column {date_column!r} must hold dates, got {int(dates.isna().sum())} unparsable"
+                f"{what} {name!r}, date column {date_column!r} must hold dates, got {len(rows)} "
+                f"unparsable value(s) at {describe_lines(rows)} "
+                f"(e.g. {str(frame[date_column].iloc[rows[0]])!r})"
             )
         s.index = pd.DatetimeIndex(dates, name=date_column)
         s = s.groupby(level=0).mean().sort_index()
     if s.notna().sum() < 10:
-        raise ValueError(f"column {column!r} must hold at least 10 numbers, got {int(s.notna().sum())}")
+        raise ValueError(
+            f"{what} {name!r}, column {column!r} must hold at least 10 numbers, got {int(s.notna().sum())}"
+        )
     return s
 
 
@@ -150,6 +186,8 @@ class SeriesData:
     targets: np.ndarray  # (N, H, 1) changes y_{t+h} − y_t, NaN where unavailable
     points: SplitPoints
     origins: dict[str, np.ndarray] = field(default_factory=dict)
+    #: steps missing on the regular grid before interpolation, and how many of them were interpolated
+    missing: dict[str, int] = field(default_factory=lambda: {"missing": 0, "interpolated": 0})
 
     @property
     def horizon(self) -> int:
@@ -178,8 +216,13 @@ class SeriesData:
         return self.values[np.asarray(origins)[:, None] + np.arange(1, self.horizon + 1)]
 
 
-def prepare_series(s: pd.Series, config: SeriesConfig | None = None, *, unit: str = "") -> SeriesData:
-    """Regularise, split and featurise ``s`` (a pandas Series of numbers)."""
+def prepare_series(
+    s: pd.Series, config: SeriesConfig | None = None, *, unit: str = "", split: bool = True
+) -> SeriesData:
+    """Regularise, split and featurise ``s`` (a pandas Series of numbers, NaN where missing).
+
+    ``split=False`` (forecasting after the end of a series): no split, no origins and no targets; only
+    the values and features."""
     cfg = config or SeriesConfig()
     if not isinstance(s, pd.Series):
         raise TypeError(f"s must be a pandas Series, got {type(s).__name__}")
@@ -187,17 +230,29 @@ def prepare_series(s: pd.Series, config: SeriesConfig | None = None, *, unit: st
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"config.{name} must be an int >= 1, got {value!r}")
-    s = regularize(s.astype(np.float64), cfg.max_gap)
+    s = s.astype(np.float64)
+    if np.isinf(s.to_numpy()).any():
+        where = s.index[np.isinf(s.to_numpy())][:5].tolist()
+        raise ValueError(f"s must hold finite numbers or NaN (missing), got inf at {where}")
+    gaps = int(regularize(s, 0).isna().sum())  # missing steps on the grid before interpolation
+    s = regularize(s, cfg.max_gap)
     y = s.to_numpy(np.float64)  # (N,)
     n, H = len(y), cfg.horizon
+    missing = {"missing": gaps, "interpolated": gaps - int(np.isnan(y).sum())}
+    features, names = _features(s, y, cfg)  # (N, F)
+    if not split:
+        return SeriesData(
+            name=str(s.name or "series"), unit=unit, config=cfg, index=s.index, values=y, features=features,
+            feature_names=names, targets=np.full((n, H, 1), np.nan), points=SplitPoints(n, n, n),
+            missing=missing,
+        )  # fmt: skip
+    if n < cfg.window + H + 1:
+        raise ValueError(
+            f"the series has {n} steps, fewer than one window of {cfg.window} steps (data.window) + {H} "
+            f"steps ahead (data.horizon) + 1 = {cfg.window + H + 1}; training needs windows in each of "
+            "the train, validation and test periods: use a longer series or a smaller window/horizon"
+        )
     points = SplitPoints.from_fractions(n, cfg.val_frac, cfg.test_frac)
-    cols, names = [y, np.concatenate([[np.nan], np.diff(y)])], ["level", "change"]
-    if cfg.time_features and steps_per_day(s.index) is not None:
-        day = (s.index - s.index.normalize()) / pd.Timedelta(days=1)
-        angle = 2 * np.pi * np.asarray(day, dtype=np.float64)
-        cols += [np.sin(angle), np.cos(angle)]
-        names += ["tod_sin", "tod_cos"]
-    features = np.column_stack(cols)  # (N, F)
     targets = np.full((n, H, 1), np.nan)
     for h in range(1, H + 1):
         targets[: n - h, h - 1, 0] = y[h:] - y[: n - h]
@@ -223,7 +278,19 @@ def prepare_series(s: pd.Series, config: SeriesConfig | None = None, *, unit: st
         targets=targets,
         points=points,
         origins=origins,
+        missing=missing,
     )
+
+
+def _features(s: pd.Series, y: np.ndarray, cfg: SeriesConfig) -> tuple[np.ndarray, list[str]]:
+    """(N, F) raw features of the regular series ``s`` (values ``y``) and their names."""
+    cols, names = [y, np.concatenate([[np.nan], np.diff(y)])], ["level", "change"]
+    if cfg.time_features and steps_per_day(s.index) is not None:
+        day = (s.index - s.index.normalize()) / pd.Timedelta(days=1)
+        angle = 2 * np.pi * np.asarray(day, dtype=np.float64)
+        cols += [np.sin(angle), np.cos(angle)]
+        names += ["tod_sin", "tod_cos"]
+    return np.column_stack(cols), names
 
 
 def load_series(name: str, config: SeriesConfig | None = None) -> SeriesData:

@@ -48,7 +48,8 @@ class SeriesDataConfig:
     ar_order: int = option(24, "lags of the linear AR(p) reference", low=1)
 
 
-def load_data(cfg: Config):
+def load_data(cfg: Config, *, split: bool = True):
+    """The run's series, prepared (``split=False``: no split, for forecasting after its end)."""
     from ..data.series import BUILTIN_SERIES, SeriesConfig, load_builtin, load_csv, prepare_series
 
     d = cfg.data
@@ -57,9 +58,27 @@ def load_data(cfg: Config):
     sc = SeriesConfig(d.window, d.horizon, d.val_frac, d.test_frac, d.max_gap, d.time_features)
     if d.csv:
         if not d.column:
-            raise ValueError("data.column (--column NAME) is required with a CSV file, got none")
-        return prepare_series(load_csv(d.csv, d.column, d.date_column), sc)
-    return prepare_series(load_builtin(d.series), sc, unit=BUILTIN_SERIES[d.series][1])
+            raise ValueError(
+                f"data.column (--column NAME) is required with a CSV file ({d.csv!r}): the column to forecast"
+            )
+        series = load_csv(d.csv, d.column, d.date_column)
+        try:
+            return prepare_series(series, sc, split=split)
+        except ValueError as e:
+            raise ValueError(f"csv file {d.csv!r}, column {d.column!r}: {e}") from None
+    return prepare_series(load_builtin(d.series), sc, unit=BUILTIN_SERIES[d.series][1], split=split)
+
+
+def missing_note(data: Any) -> str | None:
+    """What happened to the missing steps of a series, for the run's ``data:`` line (None: none)."""
+    m = data.missing
+    if not m["missing"]:
+        return None
+    left = m["missing"] - m["interpolated"]
+    return (
+        f"{m['missing']:,} missing ({m['interpolated']:,} interpolated in gaps of up to "
+        f"data.max_gap={data.config.max_gap} steps, {left:,} in longer gaps or at the ends left out)"
+    )
 
 
 def seasonal_periods(data: Any) -> dict[str, int]:
@@ -166,7 +185,8 @@ class SeriesTask(ForecastTask):
                 "train windows": len(sources["train"].x),
                 "val windows": len(sources["val"].x),
                 "test windows": len(sources["test"].x),
-            },
+            }
+            | ({"steps": f"{len(data.values):,}, {note}"} if (note := missing_note(data)) else {}),
         )
 
     def evaluate(self, model: nn.Module, source: Any, cfg: Config, max_batches: int | None = None) -> dict:
@@ -201,7 +221,10 @@ class SeriesTask(ForecastTask):
         for key in ("csv", "column", "date_column"):
             if getattr(args, key, None):
                 setattr(run.cfg.data, key, getattr(args, key))
-        print(forecast_next(run.model, load_data(run.cfg), getattr(args, "out", None)))
+        d = run.cfg.data
+        source = f"csv file {d.csv!r} (column {d.column!r})" if d.csv else f"the series {d.series!r}"
+        data = load_data(run.cfg, split=False)
+        print(forecast_next(run.model, data, getattr(args, "out", None), source))
         return 0
 
 

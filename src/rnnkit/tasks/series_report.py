@@ -81,12 +81,22 @@ def write_report(
 
 
 @torch.no_grad()
-def forecast_next(model: nn.Module, data: Any, out: str | None = None) -> str:
-    """The network's forecast of the H steps after the last one, as a table (and a CSV at ``out``)."""
+def forecast_next(model: nn.Module, data: Any, out: str | None = None, source: str = "the series") -> str:
+    """The network's forecast of the H steps after the last one, as a table (and a CSV at ``out``);
+    ``source`` names the series in messages."""
     W = data.config.window
+    if len(data.values) < W + 1:
+        raise ValueError(
+            f"{source} has {len(data.values)} steps; this run reads a window of {W} steps (data.window), so "
+            f"forecasting needs at least {W + 1} (the first step has no change)"
+        )
     x = torch.tensor(data.features[-W:], dtype=torch.float32)  # (W, F)
     if not torch.isfinite(x).all():
-        raise ValueError(f"the last {W} steps of the series must be complete to forecast (found gaps)")
+        gaps = int((~torch.isfinite(x).all(dim=1)).sum())
+        raise ValueError(
+            f"the last {W} steps of {source} (the run's window) must be complete to forecast, "
+            f"found {gaps} missing"
+        )
     model.eval()
     values = data.values[-1] + model.predict(x)[:, 0].double().numpy()  # (H,)
     if isinstance(data.index, pd.DatetimeIndex):
