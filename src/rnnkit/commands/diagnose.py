@@ -79,11 +79,11 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..cells.registry import get_cell
     from ..diagnose import diagnose, fresh_subjects, load_input, run_subjects
+    from .train import check_out_dir
 
     if args.threads:
         torch.set_num_threads(_positive("--threads", args.threads))
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out!r} is a file, expected the folder to write the figures into")
+    check_out_dir("--out", args.out)
     steps, batch = _positive("--steps", args.steps), _positive("--batch", args.batch)
     subjects = []
     for run_dir in args.runs:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .train import cli_errors
+from .train import check_out_file, cli_errors
 
 DESCRIPTION = """\
 Export a trained run's model for deployment, in the form each model shape is used:
@@ -97,13 +97,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else loaded.run_dir / "export" / f"{loaded.task.name}.{args.format}"
     if out.suffix.lower() != f".{args.format}":
         raise ValueError(f"--out must end in .{args.format} for --format {args.format}, got {str(out)!r}")
-    if out.is_dir():
-        raise ValueError(f"--out {str(out)!r} is a directory, expected the .{args.format} file to write")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"--out {str(out)!r}: {str(parent)!r} is a file, expected a folder")
-            break
+    check_out_file("--out", str(out))
     spec = task_export(loaded)
     kwargs = {
         "example": spec.example,

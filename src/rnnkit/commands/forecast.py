@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .train import cli_errors
+from .train import check_out_file, cli_errors
 
 FORECAST_TASKS = ("stocks", "series")
 
@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..tasks.runner import latest_run, load_run
 
+    check_out_file("--out", args.out)
     path = args.run or latest_run(args.out_dir, args.task)
     loaded = load_run(path, args.checkpoint, args.device, tasks=FORECAST_TASKS)
     forecast = getattr(loaded.task, "forecast", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .train import cli_errors
+from .train import check_out_file, cli_errors
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps is not None and args.steps < 0:
         raise ValueError(f"--steps must be >= 0, got {args.steps}")
+    check_out_file("--out", args.out)
     path = args.run or latest_run(args.out_dir, args.task)
     loaded = load_run(path, args.checkpoint, args.device)
     try:

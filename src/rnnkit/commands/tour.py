@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .train import cli_errors
+from .train import check_out_dir, cli_errors
 
 EPILOG = """\
 demos (in order): text, stocks, series, music, jump, compose — each is `rnnkit train --task NAME
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--minutes must be > 0, got {args.minutes}")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    check_out_dir("--out", args.out)
     opts = TourOptions(
         out=Path(args.out),
         demos=select(args.only, args.skip),

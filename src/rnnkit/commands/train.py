@@ -77,6 +77,34 @@ def cli_errors(command: str) -> Callable[[Callable[..., int]], Callable[..., int
     return wrap
 
 
+def check_out_file(flag: str, path: str | None) -> None:
+    """Refuse an output file argument that cannot be written — a directory, or a path through a file —
+    before any work is done."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag} {path!r} is a directory, expected a file to write")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{flag} {path!r}: {str(parent)!r} is a file, expected a folder")
+            break
+
+
+def check_out_dir(flag: str, path: str | None) -> None:
+    """Refuse an output folder argument that is a file (or lies inside one) before any work is done."""
+    if path is None:
+        return
+    p = Path(path)
+    for parent in (p, *p.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                where = "" if parent == p else f": {str(parent)!r}"
+                raise ValueError(f"{flag} {path!r}{where} is a file, expected a folder")
+            break
+
+
 def _task_lines() -> str:
     from ..tasks.registry import get_task, list_tasks
 

@@ -42,6 +42,8 @@ from .registry import get_task
 
 Echo = Callable[[str], None]
 
+#: where a run lives: a run directory may be moved or copied, so these need not match on resume
+_PLACE = ("run.out_dir", "run.name")
 #: keys a resumed run may change (the rest would break the exact continuation)
 RESUMABLE = (
     "optim.max_steps",
@@ -345,7 +347,11 @@ def check_checkpoint_config(ck_cfg: Config, run_cfg: Config, ck: Path, run_dir: 
     changed = _differences(a["model"], b["model"], "model")
     if fixed:
         for section in ("data", "optim", "run"):
-            changed += [k for k in _differences(a[section], b[section], section) if k not in RESUMABLE]
+            changed += [
+                k
+                for k in _differences(a[section], b[section], section)
+                if k not in RESUMABLE and k not in _PLACE
+            ]
     if changed:
         shown = ", ".join(
             f"{k} = {json.dumps(a[k.split('.')[0]].get(k.split('.')[1]))} in the checkpoint, "
@@ -353,8 +359,14 @@ def check_checkpoint_config(ck_cfg: Config, run_cfg: Config, ck: Path, run_dir: 
             for k in changed[:3]
         )
         more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+        kept = (
+            f"; a resumed run keeps its settings (it may change only {', '.join(RESUMABLE)}): was "
+            "config.json edited?"
+            if fixed and not any(k.startswith("model.") for k in changed)
+            else ""
+        )
         raise CheckpointError(
-            f"checkpoint {str(ck)!r} does not belong to the run in {str(run_dir)!r}: {shown}{more}"
+            f"checkpoint {str(ck)!r} does not belong to the run in {str(run_dir)!r}: {shown}{more}{kept}"
         )
 
 
@@ -393,10 +405,13 @@ def _best_hint(run_dir: Path, cfg: Config) -> str:
     try:
         ck = load_checkpoint(best)
         ck_cfg, _ = _checkpoint_config(ck.meta, best)
-        check_checkpoint_config(ck_cfg, cfg, best, run_dir, fixed=True)
-        step = ck.meta.get("trainer", {}).get("step")
     except (ValueError, TypeError, OSError):
         return f"; {str(best)!r} is not sound either"
+    try:
+        check_checkpoint_config(ck_cfg, cfg, best, run_dir, fixed=True)
+    except ValueError:
+        return f"; {str(best)!r} does not fit the run's config.json either"
+    step = ck.meta.get("trainer", {}).get("step")
     if ck.optimizer is None:
         return (
             f"; {str(best)!r} is sound but holds no optimiser state, so it can be evaluated but not resumed"
@@ -499,9 +514,9 @@ def load_run(
     run_dir = ck.parent.parent if ck.parent.name == "checkpoints" else ck.parent
     if tasks is not None and cfg.task not in tasks:
         wanted = " or ".join(repr(t) for t in tasks)
+        where = "" if Path(path) == ck else f"checkpoint {str(ck)!r}, "
         raise CheckpointError(
-            f"{str(path)!r} is a {cfg.task!r} run, not {wanted} "
-            f"(checkpoint {str(ck)!r}, {_model_text(cfg)[1:]}"
+            f"{str(path)!r} is a {cfg.task!r} run, not {wanted} ({where}{_model_text(cfg)[1:]}"
         )
     if (run_dir / "config.json").exists():
         check_checkpoint_config(cfg, read_run_config(run_dir), ck, run_dir, fixed=False)
