@@ -24,6 +24,7 @@ Features and targets are raw: a model's scalers are fit on :meth:`StocksData.tra
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import ConcatDataset
 
+from .files import describe_lines, read_csv
 from .windows import SplitPoints, WindowDataset, check_horizons, make_origins, window_rows
 
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT")
@@ -68,23 +70,46 @@ def load_ohlcv(ticker: str) -> pd.DataFrame:
 
 def load_ohlcv_csv(path: str | os.PathLike[str], date_column: str = "date") -> pd.DataFrame:
     """Daily bars from a CSV with a date column and open, high, low, close, volume (and optionally
-    adj_close; the close is used when absent). Column names are matched case-insensitively."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"csv file not found: {os.fspath(path)!r}")
-    frame = pd.read_csv(path)
+    adj_close; the close is used when absent). Column names are matched case-insensitively. Every row
+    must be a complete bar: a date, and positive finite prices (volume >= 0); errors name the file, the
+    column and the lines."""
+    what = "csv file"
+    name = os.fspath(path)
+    frame = read_csv(path, what)
     frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
     needed = (date_column.lower(), *OHLCV)
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        raise ValueError(f"csv file {os.fspath(path)!r} must have columns {list(needed)}, missing {missing}")
+        raise ValueError(
+            f"{what} {name!r} must have columns {list(needed)} (adj_close optional), missing {missing}; "
+            f"it has {list(frame.columns)}"
+        )
     if "adj_close" not in frame.columns:
         frame["adj_close"] = frame["close"]
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop(date_column.lower())), name="date")
-    frame = frame[[*OHLCV, "adj_close"]].astype(np.float64).sort_index()
-    frame = frame[~frame.index.duplicated(keep="last")]
-    if (frame[["open", "high", "low", "close", "adj_close"]] <= 0).to_numpy().any():
-        raise ValueError(f"csv file {os.fspath(path)!r} must hold positive prices, got a value <= 0")
-    return frame
+    with warnings.catch_warnings():  # pandas warns when it has to guess the date format
+        warnings.simplefilter("ignore")
+        dates = pd.to_datetime(frame.pop(date_column.lower()), errors="coerce")
+    if dates.isna().any():
+        rows = np.flatnonzero(dates.isna().to_numpy())
+        raise ValueError(
+            f"{what} {name!r}, column {date_column!r} must hold dates, got {len(rows)} unparsable "
+            f"value(s) at {describe_lines(rows)}"
+        )
+    numbers = {}
+    for col in (*OHLCV, "adj_close"):
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
+        low = 0.0 if col == "volume" else None
+        bad = ~np.isfinite(values) | (values < 0 if low is not None else values <= 0)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            expected = "a number >= 0" if col == "volume" else "a positive price"
+            raise ValueError(
+                f"{what} {name!r}, column {col!r} must hold {expected} on every row, got "
+                f"{str(frame[col].iloc[rows[0]])!r} at {describe_lines(rows)}"
+            )
+        numbers[col] = values
+    frame = pd.DataFrame(numbers, index=pd.DatetimeIndex(dates, name="date")).sort_index()
+    return frame[~frame.index.duplicated(keep="last")]
 
 
 def stock_features(bars: pd.DataFrame) -> pd.DataFrame:
@@ -157,35 +182,66 @@ class StocksData:
         return np.concatenate([t.targets[t.origins["train"]] for t in self.tickers.values()])[:, :, None]
 
 
-def prepare_stocks(bars: dict[str, pd.DataFrame], config: StocksConfig | None = None) -> StocksData:
-    """Featurise the daily bars of each ticker and split them on one set of dates."""
+def prepare_stocks(
+    bars: dict[str, pd.DataFrame], config: StocksConfig | None = None, *, split: bool = True
+) -> StocksData:
+    """Featurise the daily bars of each ticker and split them on one set of dates (``split=False``, for
+    forecasting after the last day: features only, no split and no origins)."""
     cfg = config or StocksConfig()
     hs = check_horizons(cfg.horizons)
     if isinstance(cfg.window, bool) or not isinstance(cfg.window, int) or cfg.window < 1:
         raise ValueError(f"config.window must be an int >= 1, got {cfg.window!r}")
     if not bars:
         raise ValueError("bars must hold at least one ticker's daily bars, got none")
+    if not split:
+        return StocksData(cfg, {n: _ticker(n, f, hs, None) for n, f in bars.items()}, pd.NaT, pd.NaT)
+    days = len(set().union(*[set(b.index) for b in bars.values()]))
+    if days < cfg.window + max(hs) + 2:
+        raise ValueError(
+            f"the prices cover {days} trading days, fewer than one window of {cfg.window} days (data.window) "
+            f"+ {max(hs)} days ahead (data.horizons) + 2; training needs windows in each of the train, "
+            "validation and test periods: use a longer price history or a smaller window"
+        )
     val_start, test_start = split_dates([b.index for b in bars.values()], cfg.val_frac, cfg.test_frac)
     tickers: dict[str, TickerData] = {}
     for name, frame in bars.items():
-        feats = stock_features(frame).to_numpy(np.float64)  # (N, F)
-        price = frame["adj_close"].to_numpy(np.float64)  # (N,)
-        n = len(price)
-        log_p = np.log(price)
-        targets = np.full((n, len(hs)), np.nan)  # (N, K)
-        for k, h in enumerate(hs):
-            targets[: n - h, k] = log_p[h:] - log_p[: n - h]
-        dates = pd.DatetimeIndex(frame.index)
-        points = SplitPoints(n, int(dates.searchsorted(val_start)), int(dates.searchsorted(test_start)))
-        valid = np.isfinite(feats).all(axis=1)
-        origins = {
-            p: make_origins(points, p, window=cfg.window, horizons=hs, valid=valid)
+        t = tickers[name] = _ticker(name, frame, hs, (val_start, test_start))
+        valid = np.isfinite(t.features).all(axis=1)
+        t.origins = {
+            p: make_origins(t.points, p, window=cfg.window, horizons=hs, valid=valid)
             for p in ("train", "val", "test")
         }
-        tickers[name] = TickerData(name, dates, price, feats[:, 0], feats, targets, points, origins)
     if not any(t.origins["train"].size > 1 for t in tickers.values()):
         raise ValueError(f"no ticker has a training window of {cfg.window} days before {val_start.date()}")
+    for period, start in (("validation", val_start), ("test", test_start)):
+        key = "val" if period == "validation" else period
+        if not any(t.origins[key].size for t in tickers.values()):
+            raise ValueError(
+                f"the {period} period (from {start.date()}) holds no complete window of {cfg.window} days "
+                f"+ {max(hs)} days ahead: use a longer price history, a smaller data.window or larger "
+                "data.val_frac/test_frac"
+            )
     return StocksData(cfg, tickers, val_start, test_start)
+
+
+def _ticker(
+    name: str, frame: pd.DataFrame, hs: tuple[int, ...], starts: tuple[pd.Timestamp, pd.Timestamp] | None
+) -> TickerData:
+    """One ticker's features and targets; its split points at the given (validation, test) start dates
+    (no split: every row in the training period)."""
+    feats = stock_features(frame).to_numpy(np.float64)  # (N, F)
+    price = frame["adj_close"].to_numpy(np.float64)  # (N,)
+    n = len(price)
+    log_p = np.log(price)
+    targets = np.full((n, len(hs)), np.nan)  # (N, K)
+    for k, h in enumerate(hs):
+        targets[: max(n - h, 0), k] = log_p[h:] - log_p[: max(n - h, 0)]
+    dates = pd.DatetimeIndex(frame.index)
+    if starts is None:
+        points = SplitPoints(n, n, n)
+    else:
+        points = SplitPoints(n, int(dates.searchsorted(starts[0])), int(dates.searchsorted(starts[1])))
+    return TickerData(name, dates, price, feats[:, 0], feats, targets, points)
 
 
 def load_stocks(config: StocksConfig | None = None) -> StocksData:

@@ -49,7 +49,8 @@ class StocksDataConfig:
     ar_order: int = option(5, "lags of the linear AR(p) baseline on log-returns", low=1)
 
 
-def load_data(cfg: Config):
+def load_data(cfg: Config, *, split: bool = True):
+    """The run's prices, prepared (``split=False``: no split, for forecasting after the last day)."""
     from ..data.stocks import StocksConfig, load_ohlcv, load_ohlcv_csv, prepare_stocks
 
     d = cfg.data
@@ -57,9 +58,14 @@ def load_data(cfg: Config):
         bars = {Path(d.csv).stem.upper(): load_ohlcv_csv(d.csv)}
     else:
         bars = {t: load_ohlcv(t) for t in d.tickers}
-    return prepare_stocks(
-        bars, StocksConfig(tuple(bars), d.window, tuple(d.horizons), d.val_frac, d.test_frac)
-    )
+    try:
+        return prepare_stocks(
+            bars, StocksConfig(tuple(bars), d.window, tuple(d.horizons), d.val_frac, d.test_frac), split=split
+        )
+    except ValueError as e:
+        if not d.csv:
+            raise
+        raise ValueError(f"csv file {d.csv!r}: {e}") from None
 
 
 def return_metrics(pred: np.ndarray, actual: np.ndarray, horizons: tuple[int, ...]) -> dict[str, float]:
@@ -180,5 +186,7 @@ class StocksTask(ForecastTask):
 
         if getattr(args, "csv", None):
             run.cfg.data.csv = args.csv
-        print(forecast_next(run.model, load_data(run.cfg), run.cfg, getattr(args, "out", None)))
+        data = load_data(run.cfg, split=False)
+        source = f"csv file {run.cfg.data.csv!r}" if run.cfg.data.csv else "the built-in prices"
+        print(forecast_next(run.model, data, run.cfg, getattr(args, "out", None), source))
         return 0

@@ -91,9 +91,11 @@ def write_report(stocks: Any, pred: np.ndarray, cfg: Config, run_dir: Path) -> d
 
 
 @torch.no_grad()
-def forecast_next(model: nn.Module, stocks: Any, cfg: Config, out: str | None = None) -> str:
+def forecast_next(
+    model: nn.Module, stocks: Any, cfg: Config, out: str | None = None, source: str = "the prices"
+) -> str:
     """A table of the network's price forecasts h trading days after the last day of each ticker
-    (also written as CSV to ``out`` when given)."""
+    (also written as CSV to ``out`` when given); ``source`` names the data in messages."""
     hs = tuple(cfg.data.horizons)
     W = cfg.data.window
     model.eval()
@@ -101,6 +103,11 @@ def forecast_next(model: nn.Module, stocks: Any, cfg: Config, out: str | None = 
     lines.append("|---" * (3 + len(hs)) + "|")
     rows = []
     for t in stocks.tickers.values():
+        if len(t.features) < W + 1:
+            raise ValueError(
+                f"{source} ({t.ticker}) has {len(t.features)} trading days; this run reads a window of {W} "
+                f"days (data.window), so forecasting needs at least {W + 1} (the first day has no return)"
+            )
         x = torch.tensor(t.features[-W:], dtype=torch.float32)  # (W, F)
         if not torch.isfinite(x).all():
             raise ValueError(f"{t.ticker}: the last {W} days must have complete bars to forecast")
