@@ -128,6 +128,8 @@ def load_midi_folder(folder: str | os.PathLike[str], min_events: int = 8) -> lis
     """The melodies of every ``.mid``/``.midi`` file under ``folder`` (recursively, sorted by path);
     unreadable files and files with fewer than ``min_events`` events are skipped with a warning."""
     root = Path(folder)
+    if root.is_file():
+        raise ValueError(f"midi folder {os.fspath(folder)!r} is a file, expected a folder of .mid files")
     if not root.is_dir():
         raise FileNotFoundError(f"midi folder not found: {os.fspath(folder)!r}")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.is_file())

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ..train.sources import epoch_seed
+from .files import read_text
 
 
 class CharVocab:
@@ -59,14 +60,7 @@ class CharVocab:
 def read_text_file(path: str | Path) -> str:
     """A UTF-8 text file (clear errors for a missing, binary or empty file)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"text file {str(path)!r} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"text file {str(path)!r} is not UTF-8 text ({e.reason} at byte {e.start})"
-        ) from None
+    text = read_text(path, "text file")
     if not text.strip():
         raise ValueError(f"text file {str(path)!r} is empty")
     return text

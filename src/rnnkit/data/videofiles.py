@@ -62,9 +62,18 @@ def _image_frames(folder: str) -> Iterator[Image.Image]:
             f"frame folder {folder!r} holds no images (expected one of {sorted(IMAGE_EXTENSIONS)})"
         )
     for name in names:
-        with Image.open(os.path.join(folder, name)) as im:
-            im.load()
-            yield im
+        path = os.path.join(folder, name)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                frame = im.copy()
+        except (OSError, SyntaxError, ValueError) as err:  # PIL: unidentified, truncated, corrupt
+            reason = str(err).strip() or type(err).__name__
+            raise ValueError(
+                f"frame image {path!r} cannot be read ({reason}); expected a complete image file "
+                f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
+            ) from None
+        yield frame
 
 
 def resample_indices(length: int, frames: int) -> np.ndarray:
@@ -95,6 +104,8 @@ def load_clip_folder(
     root: str, frames: int = 16, size: int = 32, channels: int = 1, *, progress: bool = True
 ) -> ClipSet:
     """Every clip under ``root/<class>/`` as a :class:`ClipSet` (labels index the sorted class names)."""
+    if os.path.isfile(root):
+        raise ValueError(f"data folder {root!r} is a file, expected a directory of class folders")
     if not os.path.isdir(root):
         raise ValueError(f"data folder {root!r} does not exist or is not a directory")
     if channels not in (1, 3):
