@@ -240,18 +240,19 @@ def test_clean_orphans_removes_only_our_leftovers(tmp_path):
     ck = tmp_path / "checkpoints"
     ck.mkdir()
     dead = _dead_pid()
-    orphan = _aged(_touch(ck / f".last.safetensors.{dead}.abcd1234.tmp"))
-    legacy = _aged(_touch(tmp_path / ".config.json.k2j4x9q_.tmp"))  # before names carried the pid
-    young = _touch(ck / f".best.safetensors.{dead}.zzzz1111.tmp")  # just written: left alone
+    orphan = _touch(ck / f".last.safetensors.{dead}.abcd1234.tmp")  # its writer is gone
+    legacy = _aged(_touch(tmp_path / ".config.json.k2j4x9q_.tmp"))  # no pid (older names): by age
+    young = _touch(ck / ".best.safetensors.zzzz1111.tmp")  # no pid and just written: left alone
     live = _aged(_touch(ck / f".best.safetensors.{os.getppid()}.yyyy2222.tmp"))  # its writer still runs
     mine = _aged(_touch(ck / f".best.safetensors.{os.getpid()}.xxxx3333.tmp"))
+    reused = _aged(_touch(ck / f".best.safetensors.{os.getppid()}.wwww4444.tmp"), 2 * 86400)
     other = _aged(_touch(tmp_path / "notes.tmp"))  # not our pattern
     hidden = _aged(_touch(tmp_path / ".cache.tmp"))
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
-    too_deep = _aged(_touch(deep / f".x.{dead}.abcdefgh.tmp"))
+    too_deep = _touch(deep / f".x.{dead}.abcdefgh.tmp")
     removed = clean_orphans(tmp_path)
-    assert sorted(removed) == sorted([orphan, legacy])
+    assert sorted(removed) == sorted([orphan, legacy, reused])
     for p in (young, live, mine, other, hidden, too_deep):
         assert p.exists(), p
 
@@ -259,7 +260,7 @@ def test_clean_orphans_removes_only_our_leftovers(tmp_path):
 def test_resume_removes_orphans_of_the_run(runs, tmp_path, capsys):
     run = _copy_run(runs, tmp_path)
     orphan = _aged(_touch(run / "checkpoints" / f".last.safetensors.{_dead_pid()}.abcd1234.tmp"))
-    young = _touch(run / f".metrics.jsonl.{_dead_pid()}.abcd1234.tmp")  # just now: perhaps being written
+    young = _touch(run / ".metrics.jsonl.abcd1234.tmp")  # no pid, just now: perhaps being written
     assert cli.main(["train", "--resume", str(run), "--steps", "11", "--no-progress"]) == 0
     assert "removed 1 temporary file(s)" in capsys.readouterr().out
     assert not orphan.exists() and young.exists()

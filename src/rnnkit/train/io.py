@@ -75,22 +75,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def is_orphan(path: Path, *, min_age: float = 60.0, now: float | None = None) -> bool:
-    """Whether ``path`` is a temporary file of :func:`atomic_open` that nobody will finish: named by our
-    pattern, untouched for ``min_age`` seconds, and (where its name records it) its writer is gone."""
+def is_orphan(
+    path: Path, *, min_age: float = 60.0, stale_age: float = 86400.0, now: float | None = None
+) -> bool:
+    """Whether ``path`` is a temporary file of :func:`atomic_open` that nobody will finish.
+
+    Only names of our pattern count. One whose name records its writer is an orphan once that process
+    is gone (or, should the pid have been reused, once it is ``stale_age`` seconds old: no write takes
+    that long); one without (older versions) once it is untouched for ``min_age`` seconds."""
     m = TMP_PATTERN.match(path.name)
-    if m is None or not path.is_file() or path.is_symlink():
+    if m is None or path.is_symlink() or not path.is_file():
         return False
     try:
         age = (time.time() if now is None else now) - path.stat().st_mtime
     except OSError:
         return False
-    if age < min_age:
-        return False
-    return m["pid"] is None or not _alive(int(m["pid"]))
+    if m["pid"] is None:
+        return age >= min_age
+    return not _alive(int(m["pid"])) or age >= stale_age
 
 
-def clean_orphans(folder: str | Path, *, min_age: float = 60.0, depth: int = 1) -> list[Path]:
+def clean_orphans(
+    folder: str | Path, *, min_age: float = 60.0, stale_age: float = 86400.0, depth: int = 1
+) -> list[Path]:
     """Remove the temporary files that interrupted atomic writes left in ``folder`` and its subfolders
     (``depth`` levels down; a run directory keeps its checkpoints one level down). Only files that
     :func:`is_orphan` accepts are touched. Returns the removed paths."""
@@ -101,8 +108,8 @@ def clean_orphans(folder: str | Path, *, min_age: float = 60.0, depth: int = 1) 
     for entry in sorted(folder.iterdir()):
         if entry.is_dir() and not entry.is_symlink():
             if depth > 0:
-                removed += clean_orphans(entry, min_age=min_age, depth=depth - 1)
-        elif is_orphan(entry, min_age=min_age):
+                removed += clean_orphans(entry, min_age=min_age, stale_age=stale_age, depth=depth - 1)
+        elif is_orphan(entry, min_age=min_age, stale_age=stale_age):
             with contextlib.suppress(FileNotFoundError):
                 entry.unlink()
                 removed.append(entry)
