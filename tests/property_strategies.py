@@ -78,19 +78,25 @@ class LayerCase:
 
 
 @st.composite
-def layer_cases(draw, backends: tuple[str, ...] = ("cpu", "torch")) -> LayerCase:
+def layer_cases(
+    draw,
+    backends: tuple[str, ...] = ("cpu", "torch"),
+    max_hidden: int = 9,
+    max_batch: int = 4,
+    max_steps: int = 6,
+) -> LayerCase:
     backend = draw(st.sampled_from(backends))
     # four times in five a cell the backend runs (the others fall back to the reference)
     runs = [
         c for c in CELLS if SUPPORTS[backend](get_cell(c).make_spec(), torch.zeros(1, 1, 1), False) is None
     ]
     cell = draw(st.sampled_from(runs if runs and draw(st.integers(0, 4)) else CELLS))
-    hidden = draw(st.integers(1, 9))
+    hidden = draw(st.integers(1, max_hidden))
     # a projection, drawn for every cell now and then: the cells without one must refuse it
     odds = 3 if supports_proj(cell) else 12
     proj = draw(st.integers(1, hidden - 1)) if hidden > 1 and draw(st.integers(1, odds)) == 1 else 0
-    batch = draw(st.one_of(st.none(), st.integers(1, 4)))
-    steps = draw(st.integers(1, 6))
+    batch = draw(st.one_of(st.none(), st.integers(1, max_batch)))
+    steps = draw(st.integers(1, max_steps))
     lengths, packed = None, False
     if batch is not None:
         kind = draw(st.sampled_from(("none", "full", "ones", "random")))

@@ -171,10 +171,25 @@ def outcome(layer, x, autocast: bool):
         return e
 
 
+def dtype_example(cell: str, backend: str, layer_dtype, input_dtype, autocast: bool):
+    return example(
+        cell=cell,
+        backend=backend,
+        layer_dtype=layer_dtype,
+        input_dtype=input_dtype,
+        autocast=autocast,
+        num_layers=2,
+        bidirectional=True,
+        batch=2,
+        steps=3,
+        seed=0,
+    )
+
+
 DTYPE_TOL = {torch.float64: TOL[torch.float64], torch.float32: {"atol": 1e-4, "rtol": 1e-4}}
 
 
-@budget(60)
+@budget(200)
 @given(
     cell=st.sampled_from(CELLS),
     backend=st.sampled_from(("auto", "reference", "cpu", "torch")),
@@ -187,6 +202,9 @@ DTYPE_TOL = {torch.float64: TOL[torch.float64], torch.float32: {"atol": 1e-4, "r
     steps=st.integers(1, 4),
     seed=st.integers(0, 2**31 - 1),
 )
+@dtype_example("mingru", "auto", torch.float32, torch.float64, False)  # the parallel-scan layers check too
+@dtype_example("lstm", "cpu", torch.float32, torch.float32, True)
+@dtype_example("gru", "auto", torch.float32, torch.float16, True)
 def test_dtype_like_torch_or_clear_error(
     cell, backend, layer_dtype, input_dtype, autocast, num_layers, bidirectional, batch, steps, seed
 ):
@@ -211,6 +229,11 @@ def test_dtype_like_torch_or_clear_error(
         f"{' under bf16 autocast' if autocast else ''} ({want}); rnnkit must raise a TypeError naming "
         f"the dtype, it returned {got[0].dtype}"
     )
+    if not twin and autocast:  # no torch.nn layer to follow: a dtype of the call's, the mixed math's
+        allowed = {input_dtype, layer_dtype, torch.get_autocast_dtype("cpu")}
+        for t in (got[0], *got[1]):
+            assert t.dtype in allowed, f"{t.dtype} out of a call with {sorted(map(str, allowed))}"
+        return
     assert got[0].dtype == want[0].dtype, f"output {got[0].dtype}, torch.nn gives {want[0].dtype}"
     for a, b in zip(got[1], want[1], strict=True):
         assert a.dtype == b.dtype, f"state {a.dtype}, torch.nn gives {b.dtype}"

@@ -26,7 +26,7 @@ from ..cells.min_rnn import MinRNNSpec, log_linear_scan
 from ..cells.registry import get_cell
 from .backends import check_backend_name
 from .inputs import Prepared, finish_output, finish_state, prepare_input, reverse_time, time_mask
-from .layer import Trace
+from .layer import RecurrentLayer, Trace
 from .reference import ScanResult
 
 
@@ -106,7 +106,12 @@ class ParallelLayer(PlainPickleMixin, nn.Module):
         sfx = f"_l{layer}{'_reverse' if direction else ''}"
         return getattr(self, f"weight_ih{sfx}"), getattr(self, f"bias_ih{sfx}")
 
+    #: the recurrent layers' dtype rule: an input of another dtype than the weights is a TypeError naming
+    #: both (under autocast a float16/bfloat16/float32 input is accepted), before any matrix product
+    _check_dtype = RecurrentLayer._check_dtype
+
     def _prepare(self, input, hx, lengths) -> Prepared:
+        self._check_dtype(input.data if isinstance(input, PackedSequence) else input)
         return prepare_input(
             input,
             hx,
