@@ -81,6 +81,16 @@ CASES = [
         names=["data.window", ">= 2"],
     ),
     Case(
+        "config-dropout-above-one",
+        argv=show("music", "--set", "model.dropout=1.5"),
+        names=["model.dropout", "<= 1.0", "1.5"],
+    ),
+    Case(
+        "config-momentum-above-one",
+        argv=show("text", "--set", "optim.momentum=1.2"),
+        names=["optim.momentum", "<= 1.0"],
+    ),
+    Case(
         "config-lr-nan",
         argv=show("text", "--set", "optim.lr=nan"),
         names=["optim.lr", "finite"],

@@ -39,7 +39,9 @@ class ComposeModelConfig:
     hidden_size: int = option(256, "hidden units per recurrent layer", low=1)
     num_layers: int = option(1, "stacked recurrent layers in encoder and decoder", low=1)
     attention: str = option("luong", "attention over the prefix", choices=("luong", "bahdanau", "none"))
-    dropout: float = option(0.1, "dropout on embeddings, between layers and before the output", low=0.0)
+    dropout: float = option(
+        0.1, "dropout on embeddings, between layers and before the output", low=0.0, high=1.0
+    )
     backend: str = option("auto", "scan backend (auto picks the fastest usable)")
 
 

@@ -25,7 +25,7 @@ class ForecastModelConfig:
     cell: str = option("lstm", "recurrent cell: any registered name (lstm, gru, rnn, urlstm, …)")
     hidden_size: int = option(64, "hidden units per layer", low=1)
     num_layers: int = option(1, "stacked recurrent layers", low=1)
-    dropout: float = option(0.0, "dropout between layers and on the last state", low=0.0)
+    dropout: float = option(0.0, "dropout between layers and on the last state", low=0.0, high=1.0)
     backend: str = option("auto", "scan backend (auto picks the fastest usable)")
 
 

@@ -47,7 +47,7 @@ class JumpModelConfig:
     num_layers: int = option(1, "stacked recurrent layers", low=1)
     cnn_width: int = option(8, "channels of the first conv layer (then 2x, 4x)", low=1)
     frame_features: int = option(64, "features per frame from the CNN", low=1)
-    dropout: float = option(0.0, "dropout between recurrent layers and before the output", low=0.0)
+    dropout: float = option(0.0, "dropout between recurrent layers and before the output", low=0.0, high=1.0)
     backend: str = option("auto", "scan backend (auto picks the fastest usable)")
 
 
@@ -62,7 +62,7 @@ class JumpDataConfig:
     test_clips: int = option(1000, "generated test clips", low=1)
     data_seed: int = option(0, "seed of the generated clips (and of the split of user clips)")
     noise: float = option(0.05, "generator: largest per-pixel noise std", low=0.0)
-    bob: float = option(0.15, "generator: largest camera bob (fraction of the frame)", low=0.0)
+    bob: float = option(0.15, "generator: largest camera bob (fraction of the frame)", low=0.0, high=1.0)
     val_frac: float = fraction(0.15, "user clips held out for validation")
     test_frac: float = fraction(0.15, "user clips held out for testing")
     batch_size: int = option(32, "clips per batch", low=1)

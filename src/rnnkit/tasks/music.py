@@ -40,7 +40,9 @@ class MusicModelConfig:
     embed_dim: int = option(32, "event embedding size", low=1)
     hidden_size: int = option(256, "hidden units per layer", low=1)
     num_layers: int = option(1, "stacked recurrent layers", low=1)
-    dropout: float = option(0.2, "dropout on embeddings, between layers and before the output", low=0.0)
+    dropout: float = option(
+        0.2, "dropout on embeddings, between layers and before the output", low=0.0, high=1.0
+    )
     backend: str = option("auto", "scan backend (auto picks the fastest usable)")
 
 

@@ -40,7 +40,9 @@ class TextModelConfig:
     embed_dim: int = option(64, "character embedding size", low=1)
     hidden_size: int = option(512, "hidden units per layer", low=1)
     num_layers: int = option(1, "stacked recurrent layers", low=1)
-    dropout: float = option(0.0, "dropout on embeddings, between layers and before the output", low=0.0)
+    dropout: float = option(
+        0.0, "dropout on embeddings, between layers and before the output", low=0.0, high=1.0
+    )
     tie_weights: bool = option(False, "share the embedding and output matrices (embed_dim == hidden_size)")
     backend: str = option("auto", "scan backend (auto picks the fastest usable)")
 

@@ -46,10 +46,13 @@ def option(
     choices: tuple[Any, ...] | None = None,
     low: float | None = None,
     above: float | None = None,
+    high: float | None = None,
 ):
     """A config field with its help text, allowed values and bounds (checked by :func:`validate`):
-    ``low`` is an inclusive lower bound (value >= low), ``above`` an exclusive one (value > above)."""
-    return field(default=default, metadata={"help": help, "choices": choices, "low": low, "above": above})
+    ``low`` is an inclusive lower bound (value >= low), ``above`` an exclusive one (value > above),
+    ``high`` an inclusive upper bound (value <= high)."""
+    meta = {"help": help, "choices": choices, "low": low, "above": above, "high": high}
+    return field(default=default, metadata=meta)
 
 
 def fraction(default: float, help: str, *, split: bool = True):
@@ -67,12 +70,14 @@ class OptimConfig:
     lr: float = option(2e-3, "peak learning rate", low=0.0)
     weight_decay: float = option(0.01, "decoupled weight decay on matrices (not on biases)", low=0.0)
     betas: tuple[float, float] = option((0.9, 0.999), "Adam/AdamW moment decay rates")
-    momentum: float = option(0.9, "SGD momentum", low=0.0)
+    momentum: float = option(0.9, "SGD momentum", low=0.0, high=1.0)
     schedule: str = option(
         "cosine", "learning-rate schedule after warm-up", choices=("cosine", "linear", "constant")
     )
     warmup_steps: int = option(100, "steps of linear warm-up from 0 to lr", low=0)
-    min_lr_ratio: float = option(0.1, "final learning rate as a fraction of lr (cosine/linear)", low=0.0)
+    min_lr_ratio: float = option(
+        0.1, "final learning rate as a fraction of lr (cosine/linear)", low=0.0, high=1.0
+    )
     clip_norm: float | None = option(1.0, "clip the total gradient norm to this (none = off)", low=0.0)
     clip_value: float | None = option(None, "clip every gradient element to ±this (none = off)", low=0.0)
     max_steps: int = option(2000, "stop after this many updates", low=1)
@@ -267,7 +272,7 @@ def validate(cfg: Config) -> Config:
 
 
 def _check_value(key: str, value: Any, meta: Mapping[str, Any]) -> None:
-    choices, low, above = meta.get("choices"), meta.get("low"), meta.get("above")
+    choices, low, above, high = meta.get("choices"), meta.get("low"), meta.get("above"), meta.get("high")
     if choices is not None and value not in choices:
         raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
     if key == "model.cell":
@@ -288,13 +293,15 @@ def _check_value(key: str, value: Any, meta: Mapping[str, Any]) -> None:
         raise ValueError(f"{key} must be two numbers in [0, 1), got {list(value)}")
     if value is None:
         return
-    bounded = low is not None or above is not None or meta.get("fraction")
+    bounded = low is not None or above is not None or high is not None or meta.get("fraction")
     if bounded and isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{key} must be finite, got {value}")
     if low is not None and value < low:
         raise ValueError(f"{key} must be >= {low}, got {value}")
     if above is not None and value <= above:
         raise ValueError(f"{key} must be > {above}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{key} must be <= {high}, got {value}")
     if meta.get("fraction") and not 0 < value < 1:
         raise ValueError(f"{key} must be a share strictly between 0 and 1, got {value}")
 
