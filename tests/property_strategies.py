@@ -176,7 +176,7 @@ NOT_AN_INT = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.text(max_size=4), st.none()
 )
 NOT_A_BOOL = st.one_of(st.integers(), st.floats(allow_nan=True), st.text(max_size=4), st.none())
-NOT_A_NUMBER = st.one_of(st.text(max_size=4), st.none(), st.booleans(), st.just([0.1]))
+NOT_A_NUMBER = st.one_of(st.text(max_size=4), st.none(), st.booleans(), st.just([0.1, 0.2, 0.3]))
 OUTSIDE_0_1 = st.one_of(
     st.floats(max_value=0, exclude_max=True),
     st.floats(min_value=1, exclude_min=True),
