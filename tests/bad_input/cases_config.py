@@ -91,6 +91,16 @@ CASES = [
         names=["optim.momentum", "<= 1.0"],
     ),
     Case(
+        "config-stocks-unknown-ticker",
+        argv=show("stocks", "--set", "data.tickers=AAPL,FOO"),
+        names=["data.tickers", "'FOO'", "MSFT"],
+    ),
+    Case(
+        "config-stocks-horizon-zero",
+        argv=show("stocks", "--set", "data.horizons=1,0"),
+        names=["data.horizons", ">= 1"],
+    ),
+    Case(
         "config-lr-nan",
         argv=show("text", "--set", "optim.lr=nan"),
         names=["optim.lr", "finite"],

@@ -39,9 +39,13 @@ from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_sta
 @dataclass
 class StocksDataConfig:
     csv: str | None = option(None, "your daily prices: a CSV with date, open, high, low, close, volume")
-    tickers: tuple[str, ...] = option(("AAPL", "GOOG", "IBM", "MSFT"), "built-in tickers to train on")
+    tickers: tuple[str, ...] = option(
+        ("AAPL", "GOOG", "IBM", "MSFT"),
+        "built-in tickers to train on",
+        choices=("AAPL", "GOOG", "IBM", "MSFT"),
+    )
     window: int = option(60, "trading days the model reads", low=2)
-    horizons: tuple[int, ...] = option((1, 5), "trading days ahead to forecast")
+    horizons: tuple[int, ...] = option((1, 5), "trading days ahead to forecast", low=1)
     val_frac: float = fraction(0.1, "share of trading days for validation (before the test period)")
     test_frac: float = fraction(0.2, "share of trading days at the end held out for testing")
     batch_size: int = option(64, "windows per batch", low=1)

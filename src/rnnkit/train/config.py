@@ -272,6 +272,12 @@ def validate(cfg: Config) -> Config:
 
 
 def _check_value(key: str, value: Any, meta: Mapping[str, Any]) -> None:
+    if isinstance(value, list | tuple) and key != "optim.betas":  # each element meets the field's rules
+        if not value:
+            raise ValueError(f"{key} must hold at least one value, got an empty list")
+        for v in value:
+            _check_value(key, v, meta)
+        return
     choices, low, above, high = meta.get("choices"), meta.get("low"), meta.get("above"), meta.get("high")
     if choices is not None and value not in choices:
         raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
