@@ -149,6 +149,16 @@ CASES = [
         setup=write("series.csv", series_csv(500)),
         names=["series.csv", "data.column", "--column"],
     ),
+    Case(
+        "data-series-validation-share-too-small",
+        argv=["train", "--task", "series", *SMOKE, "--set", "data.val_frac=0.0001"],
+        names=["validation period", "data.val_frac=0.0001", "no complete window"],
+    ),
+    Case(
+        "data-stocks-validation-share-too-small",
+        argv=["train", "--task", "stocks", *SMOKE, "--set", "data.val_frac=0.0001"],
+        names=["validation period", "data.val_frac"],
+    ),
     # -- series CSV: the file itself ----------------------------------------------------------------------
     Case(
         "data-series-csv-empty", argv=SERIES_CSV, setup=write("series.csv", ""), names=["series.csv", "empty"]

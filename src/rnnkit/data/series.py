@@ -261,11 +261,19 @@ def prepare_series(
         p: make_origins(points, p, window=cfg.window, horizons=range(1, H + 1), valid=valid)
         for p in ("train", "val", "test")
     }
+    shares = {
+        "train": "",
+        "val": f", data.val_frac={cfg.val_frac}",
+        "test": f", data.test_frac={cfg.test_frac}",
+    }
     for p, o in origins.items():
         if o.size < (2 if p == "train" else 1):
+            start, stop = points.period(p)
+            name = {"val": "validation"}.get(p, p)
             raise ValueError(
-                f"the {p} period of {n} steps holds no complete window of {cfg.window} + {H} steps: "
-                "use a longer series or a smaller window/horizon"
+                f"the {name} period ({stop - start:,} of the series' {n:,} steps{shares[p]}) holds no "
+                f"complete window of {cfg.window} + {H} steps: use a longer series, a smaller data.window "
+                "or data.horizon, or other split shares"
             )
     return SeriesData(
         name=str(s.name or "series"),
