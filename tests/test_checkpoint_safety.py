@@ -201,9 +201,8 @@ def test_a_run_whose_trainer_fails_to_start_removes_its_new_folder(tmp_path, mon
         raise ValueError("the trainer refuses")
 
     monkeypatch.setattr(runner, "Trainer", broken)
-    cfg = runner.resolve_config(
-        "text", preset="smoke", overrides={"run.out_dir": str(tmp_path), "run.name": "r"}
-    )
+    out = tmp_path / "runs" / "new"  # run.out_dir does not exist yet: it goes too
+    cfg = runner.resolve_config("text", preset="smoke", overrides={"run.out_dir": str(out), "run.name": "r"})
     with pytest.raises(ValueError, match="refuses"):
         runner.train(cfg, echo=lambda s: None)
     assert list(tmp_path.iterdir()) == []

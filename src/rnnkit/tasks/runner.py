@@ -245,7 +245,8 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
     n_params = sum(p.numel() for p in model.parameters())
     echo(f"model: {type(model).__name__}, {n_params:,} parameters, device {device}")
     refs = {n: m[task.monitor] for n, m in baselines.get("val", {}).items() if task.monitor in m}
-    created = not run_dir.exists()
+    # the topmost folder this call creates (run.out_dir too, when it is new): removed if the run never starts
+    created = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         removed = clean_orphans(run_dir)
@@ -272,8 +273,8 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
             references=refs,
         )
     except BaseException:
-        if created:  # a run that never started leaves no folder behind
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if created is not None:  # a run that never started leaves no folder behind
+            shutil.rmtree(created, ignore_errors=True)
         raise
     fit = trainer.fit(resume=run_dir if resume is not None else None)
     if fit.stop_reason == "interrupted":
