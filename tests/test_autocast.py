@@ -95,6 +95,21 @@ def test_step_and_trace_follow_forward_under_autocast(name):
     assert dtypes((trace.output, trace.state)) == full
 
 
+@pytest.mark.parametrize("name", CELLS)
+def test_state_carried_over_under_autocast_is_accepted(name):
+    """A state returned under autocast (bf16 for LSTM/RNN) fed back with the next float32 chunk, as in
+    truncated BPTT: torch.nn accepts it there, so do these layers, with the same dtypes."""
+    ref, ours = pair(name)
+    x = torch.randn(T, B, I)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, state = ours(x)
+        _, state_ref = ref(x)
+        expected, got = dtypes(ref(x, state_ref)), dtypes(ours(x, state))
+    assert got == expected
+    with pytest.raises(TypeError, match="must have the dtype of input"):  # outside autocast: exact
+        ours(x, tuple(s.bfloat16() for s in state) if isinstance(state, tuple) else state.bfloat16())
+
+
 def test_bf16_input_under_autocast_runs_in_bf16():
     _, ours = pair("GRU")
     with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -64,6 +64,24 @@ class Trace:
     lengths: Tensor | None
 
 
+def _autocast_state(hx: object, x: object) -> object:
+    """Under autocast for the input's device, an initial state in another autocast-eligible dtype than the
+    input (e.g. a bf16 state carried over from the previous chunk) is brought to the input's dtype, as
+    torch's layers accept it there; outside autocast, and for float64, dtypes must match exactly."""
+    if hx is None or not isinstance(x, Tensor) or not x.is_floating_point() or x.dtype == torch.float64:
+        return hx
+    if not torch.is_autocast_enabled(x.device.type):
+        return hx
+
+    def fit(t: object) -> object:
+        eligible = isinstance(t, Tensor) and t.is_floating_point() and t.dtype != torch.float64
+        return t.to(x.dtype) if eligible and t.dtype != x.dtype else t
+
+    if isinstance(hx, tuple | list):
+        return type(hx)(fit(t) for t in hx)
+    return fit(hx)
+
+
 class RecurrentLayer(PlainPickleMixin, nn.Module):
     """A multi-layer recurrent network over any registered cell, with ``torch.nn.RNNBase``'s interface.
 
@@ -210,7 +228,9 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         return get("weight_ih"), get("bias_ih"), get("weight_hh"), get("bias_hh"), get("weight_hr"), extras
 
     def _prepare(self, input, hx, lengths) -> Prepared:
-        self._check_dtype(input.data if isinstance(input, PackedSequence) else input)
+        x = input.data if isinstance(input, PackedSequence) else input
+        self._check_dtype(x)
+        hx = _autocast_state(hx, x)
         P = self.proj_size or self.hidden_size
         sizes = (P, self.hidden_size)[: len(self.spec.state_names)]
         return prepare_input(
