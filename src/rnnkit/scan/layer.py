@@ -64,13 +64,21 @@ class Trace:
     lengths: Tensor | None
 
 
+def _autocast_on(x: Tensor) -> bool:
+    """Whether autocast is on for ``x``'s device (False for devices torch keeps no autocast state for,
+    such as ``meta``)."""
+    if x.device.type not in ("cpu", "cuda", "xpu", "mps", "hpu"):
+        return False
+    return torch.is_autocast_enabled(x.device.type)
+
+
 def _autocast_state(hx: object, x: object) -> object:
     """Under autocast for the input's device, an initial state in another autocast-eligible dtype than the
     input (e.g. a bf16 state carried over from the previous chunk) is brought to the input's dtype, as
     torch's layers accept it there; outside autocast, and for float64, dtypes must match exactly."""
     if hx is None or not isinstance(x, Tensor) or not x.is_floating_point() or x.dtype == torch.float64:
         return hx
-    if not torch.is_autocast_enabled(x.device.type):
+    if not _autocast_on(x):
         return hx
 
     def fit(t: object) -> object:
@@ -251,7 +259,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         weight = self.weight_ih_l0
         if not isinstance(x, Tensor) or not x.is_floating_point() or x.dtype == weight.dtype:
             return  # prepare_input reports what is not a floating-point tensor
-        if torch.is_autocast_enabled(x.device.type) and torch.float64 not in (x.dtype, weight.dtype):
+        if _autocast_on(x) and torch.float64 not in (x.dtype, weight.dtype):
             return
         raise TypeError(
             f"input dtype {x.dtype} does not match the layer's dtype {weight.dtype}: call "
@@ -270,7 +278,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         dtype and c in the input's; GRU returns the input's dtype; RNN the autocast dtype. On CUDA
         (cuDNN) all three return the autocast dtype."""
         device = x.device.type
-        if x.dtype == torch.float64 or not torch.is_autocast_enabled(device):
+        if x.dtype == torch.float64 or not _autocast_on(x):
             return None
         name = self.spec.name
         if name not in ("lstm", "gru", "rnn"):

@@ -435,6 +435,8 @@ def write_summary(s: RunSummary, task: Task, checkpoint: str) -> None:
         "minutes": round(f.elapsed / 60, 3),
         "wall_minutes": round(s.wall_seconds / 60, 3),
         "best_step": f.best_step,
+        "plan": f.plan,  # the step count the schedule annealed over, and the timings it came from
+        "warnings": f.warnings,
         "metrics": s.metrics,
         "baselines": s.baselines,
         "data": s.info,

@@ -5,7 +5,16 @@ checkpoints that resume exactly, progress/metrics/plots.
 """
 
 from .callbacks import Callback, CurvePlotter, JSONLLogger, ProgressBar, read_jsonl
-from .checkpoint import Checkpoint, load_checkpoint, load_weights, read_meta, save_checkpoint, seed_everything
+from .checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    check_weights,
+    load_checkpoint,
+    load_weights,
+    read_meta,
+    save_checkpoint,
+    seed_everything,
+)
 from .config import Config, OptimConfig, RunConfig, apply_overrides, option, to_toml, valid_keys
 from .optim import LRSchedule, build_optimizer
 from .outputs import DivergenceError, FitResult, LossOutput
@@ -16,6 +25,7 @@ __all__ = [
     "BatchSource",
     "Callback",
     "Checkpoint",
+    "CheckpointError",
     "Config",
     "CurvePlotter",
     "DivergenceError",
@@ -30,6 +40,7 @@ __all__ = [
     "apply_overrides",
     "as_source",
     "build_optimizer",
+    "check_weights",
     "load_checkpoint",
     "load_weights",
     "option",

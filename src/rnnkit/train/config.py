@@ -216,7 +216,12 @@ def coerce(value: Any, hint: Any, key: str) -> Any:
     if isinstance(value, str) and kind is not str:
         return _parse_scalar(value, kind, key)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(
+                f"{key} expects a float, got an integer of {len(str(abs(value)))} digits, too large for one"
+            ) from None
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise TypeError(f"{key} expects {_a(kind)}, got {type(value).__name__} ({value!r})")
     return value

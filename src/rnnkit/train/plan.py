@@ -15,9 +15,9 @@ the plan step the learning rate depends on the step alone (warm-up, then the pea
 
 So the time budget decides *how many* steps there are, once, and never *what a step computes*: the
 weights at step k are the same with or without a budget, and a run killed and resumed equals the run
-that was never stopped. ``rnnkit train … --steps N --set optim.max_minutes=none`` replays a budgeted run exactly
-(its N is printed and kept in ``summary.json``; the same holds for the decay start when
-``warmup_steps`` ≥ 10). The time budget still stops a run whose machine became slower than measured
+that was never stopped. ``rnnkit train … --steps N --set optim.max_minutes=none`` replays a budgeted
+run exactly when ``warmup_steps`` ≥ 10 (so the decay starts at the same step); its N is printed and
+kept in ``summary.json``. The time budget still stops a run whose machine became slower than measured
 (the summary then says the schedule was cut short).
 """
 

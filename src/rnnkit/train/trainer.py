@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from .callbacks import Callback, CurvePlotter, JSONLLogger, ProgressBar
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import check_weights, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .clipping import clip_gradients
 from .config import OptimConfig, RunConfig
 from .divergence import DivergenceMonitor
@@ -290,6 +290,7 @@ class Trainer:
         if path.is_dir():
             path = path / "checkpoints" / "last.safetensors"
         ck = load_checkpoint(path)
+        check_weights(self.model, ck.model, path)  # a foreign checkpoint names the parameter that differs
         self.model.load_state_dict(ck.model)
         if ck.optimizer is None:
             raise ValueError(f"{str(path)!r} holds no optimiser state, so training cannot resume from it")
