@@ -286,6 +286,9 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         low, full = torch.get_autocast_dtype(device), x.dtype
         if device != "cpu" or name == "rnn":
             return low, (low,) * len(self.spec.state_names)
+        weight = self.weight_ih_l0.dtype
+        if full not in (low, weight):  # e.g. a float16 input under bf16: torch's CPU LSTM/GRU give weights'
+            return weight, (weight,) * len(self.spec.state_names)
         if name == "gru":
             return full, (full,)
         if self.proj_size:
