@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from .callbacks import Callback, CurvePlotter, JSONLLogger, ProgressBar
-from .checkpoint import check_weights, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import check_weights, load_checkpoint, read_meta, rng_state, save_checkpoint, set_rng_state
 from .clipping import clip_gradients
 from .config import OptimConfig, RunConfig
 from .divergence import DivergenceMonitor
@@ -479,8 +479,6 @@ class Trainer:
 
     @staticmethod
     def _saved_step(path: Path) -> int | str:
-        from .checkpoint import read_meta
-
         try:
             return read_meta(path)["trainer"]["step"]
         except (OSError, ValueError, KeyError):
