@@ -6,7 +6,8 @@ a key that hashes the sources, the compiler flags and version, the torch and Pyt
 CPU's model and feature flags — so a build made for one CPU is never loaded on another. Later
 processes load the cached library directly (no compiler needed). When anything fails, :func:`probe`
 returns the reason instead of raising, and the backend registry falls back to the reference backend.
-``RNNKIT_DISABLE_CPU=1`` switches the backend off.
+``RNNKIT_DISABLE_CPU=1`` switches the backend off. Once loaded, the GEMM each class of product uses is
+set from the per-machine measurement cached beside the build (``gemm.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 
 CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCES = ("binding.cpp", "forward.cpp", "backward.cpp", "step.cpp", "matmul.cpp")
-HEADERS = ("common.h", "threads.h", "memory.h", "gemm.h", "cells.h", "scan.h")
+HEADERS = ("common.h", "threads.h", "memory.h", "blas.h", "gemm.h", "cells.h", "scan.h")
 CFLAGS = (
     "-O3",
     "-march=native",
@@ -112,6 +113,11 @@ def _import_built(name: str, path: Path) -> ModuleType:
     return module
 
 
+def build_folder() -> Path:
+    """Where this machine's build (and its GEMM choice, ``gemm.json``) is cached."""
+    return cache_root() / "cpu" / build_key()
+
+
 def _build() -> ModuleType:
     if switched_off():
         raise RuntimeError("disabled by RNNKIT_DISABLE_CPU")
@@ -150,7 +156,11 @@ def load() -> ModuleType:
     with _lock:
         if _module is None and _error is None:
             try:
-                _module = _build()
+                module = _build()
+                from .gemm import configure
+
+                configure(module, build_folder())  # which GEMM runs each product class (gemm.py)
+                _module = module
             except Exception as e:  # any failure means "not available", with its reason
                 lines = [ln for ln in str(e).strip().splitlines() if ln.strip()] or [type(e).__name__]
                 _error = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"

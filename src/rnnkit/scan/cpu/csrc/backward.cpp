@@ -17,7 +17,7 @@ namespace rnnkit {
 
 template <class Cell, class T>
 void scan_backward(const BwdArgs<T>& a) {
-  constexpr int G = Cell::G, S = Cell::S, NR = Tile<T>::NR;
+  constexpr int G = Cell::G, S = Cell::S;
   const long steps = a.steps, B = a.B, H = a.H, P = a.P, GH = G * H;
   const bool proj = a.w_hr != nullptr;
   const Layout L = scan_layout<T>(a.threads, a.split, B, G, H, P);
@@ -31,12 +31,12 @@ void scan_backward(const BwdArgs<T>& a) {
     const Slice hs = p.hs, ps = p.ps;
     const long M = p.rows(), Hs = hs.size(), Ps = ps.size();
     // this thread's columns of U (G*H, Ps) and, with a projection, of w_hr (P, Hs)
-    const long npu = Tile<T>::panels(Ps), ldu = Tile<T>::padded(Ps);
-    Buffer<T> up(npu * GH * NR), dhs(M * ldu, true);  // dhs: dhg_{t+1} · U, zero at t = T-1
-    pack_panels<T>(GH, Ps, [&](long k, long n) { return a.w_hh[k * P + ps.begin + n]; }, up.data);
-    const long npr = proj ? Tile<T>::panels(Hs) : 0, ldr = Tile<T>::padded(Hs);
-    Buffer<T> rp(proj ? npr * P * NR : 0), dr(proj ? M * ldr : 0);
-    if (proj) pack_panels<T>(P, Hs, [&](long k, long n) { return a.w_hr[k * H + hs.begin + n]; }, rp.data);
+    const long ldu = Tile<T>::padded(Ps);
+    StepGemm<T> ug(M, GH, Ps, [&](long k, long n) { return a.w_hh[k * P + ps.begin + n]; });
+    Buffer<T> dhs(M * ldu, true);  // dhs: dhg_{t+1} · U, zero at t = T-1
+    const long ldr = Tile<T>::padded(Hs);
+    StepGemm<T> rg(M, proj ? P : 0, proj ? Hs : 0, [&](long k, long n) { return a.w_hr[k * H + hs.begin + n]; });
+    Buffer<T> dr(proj ? M * ldr : 0);
     Buffer<T> carry(M * std::max<long>(Hs, 1), true);
 
     for (long t = steps - 1; t >= 0; --t) {
@@ -57,7 +57,7 @@ void scan_backward(const BwdArgs<T>& a) {
           }
         }
         barrier.wait();
-        if (M > 0 && Hs > 0) gemm_packed<T>(M, P, dH + p.r0 * P, P, rp.data, npr, dr.data, ldr, nullptr);
+        rg.run(M, dH + p.r0 * P, P, dr.data, ldr);
       }
       for (long b = p.r0; b < p.r1; ++b) {
         const long len = a.lengths ? a.lengths[b] : steps;
@@ -98,8 +98,7 @@ void scan_backward(const BwdArgs<T>& a) {
         }
       }
       barrier.wait();
-      if (M > 0 && Ps > 0)
-        gemm_packed<T>(M, GH, a.dhg + (t * B + p.r0) * GH, GH, up.data, npu, dhs.data, ldu, nullptr);
+      ug.run(M, a.dhg + (t * B + p.r0) * GH, GH, dhs.data, ldu);
     }
     // gradients of the initial state: through U (+ the direct path of GRU-like cells), and of c0
     for (long b = p.r0; b < p.r1; ++b) {

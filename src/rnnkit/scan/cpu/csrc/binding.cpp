@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cells.h"
+#include "blas.h"
 #include "scan.h"
 
 namespace {
@@ -375,6 +376,25 @@ std::vector<Tensor> step(int64_t kernel, const Tensor& x, const Tensor& h, const
   return res;
 }
 
+// Which GEMM runs each product class (gemm.h): modes[c] = 0 rnnkit's own, 1 the vendor's.
+void set_gemm(std::vector<int64_t> modes) {
+  TORCH_CHECK(modes.size() == kGemmClasses, "modes must hold ", int(kGemmClasses), " entries (step_vec, step, large)");
+  for (int c = 0; c < kGemmClasses; ++c) {
+    TORCH_CHECK(modes[c] == 0 || modes[c] == 1, "a GEMM mode is 0 (own) or 1 (vendor), got ", modes[c]);
+    TORCH_CHECK(modes[c] == 0 || vendor_available(), "the vendor GEMM is not available in this torch build");
+    gemm_modes()[c].store(static_cast<int>(modes[c]));
+  }
+}
+
+py::dict gemm_info() {
+  py::list modes;
+  for (int c = 0; c < kGemmClasses; ++c) modes.append(gemm_modes()[c].load());
+  return py::dict(py::arg("vendor_available") = vendor_available(), py::arg("modes") = modes,
+                  py::arg("mr") = Tile<float>::MR, py::arg("nr") = Tile<float>::NR,
+                  py::arg("vector_bytes") = RNNKIT_VBYTES,
+                  py::arg("vendor_calls") = vendor_calls().load());
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -384,5 +404,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("backward", &backward, "backward scan over a whole sequence");
   m.def("step_pack", &pack_for_step, "pack a layer stack's weights for step");
   m.def("step", &step, "one time step of a stack of layers");
-  m.def("mm", &mm, "matrix product with rnnkit's GEMM");
+  m.def("mm", &mm, "matrix product with the GEMM chosen for large products");
+  m.def("set_gemm", &set_gemm, "choose the GEMM per product class: [step_vec, step, large], 0 own, 1 vendor");
+  m.def("gemm_info", &gemm_info, "vendor GEMM availability, the current modes and the register tile");
 }

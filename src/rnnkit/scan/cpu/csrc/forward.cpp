@@ -63,7 +63,7 @@ static inline void pointwise_rows(const FwdArgs<T>& a, long t, const Part& p, co
 
 template <class Cell, class T>
 void scan_forward(const FwdArgs<T>& a) {
-  constexpr int G = Cell::G, NR = Tile<T>::NR;
+  constexpr int G = Cell::G;
   const long steps = a.steps, B = a.B, H = a.H, P = a.P;
   const bool proj = a.w_hr != nullptr;
   const bool keep_c = Cell::kCell && a.cs != nullptr;
@@ -78,32 +78,29 @@ void scan_forward(const FwdArgs<T>& a) {
     const Part p = part_of(L, L.threads > 1 ? omp_get_thread_num() : 0, B, H, P, proj, Simd<T>::W, Tile<T>::MR);
     SpinBarrier& barrier = barriers[p.group];
     const Slice hs = p.hs, ps = p.ps;
-    const long M = p.rows(), Hs = hs.size(), N = G * Hs, np = Tile<T>::panels(N), ldc = Tile<T>::padded(N);
+    const long M = p.rows(), Hs = hs.size(), N = G * Hs, ldc = Tile<T>::padded(N);
     // this thread's columns of U^T (P, G*Hs): gate g, unit j -> row g*H + j of w_hh
     auto row = [&](long n) { return (n / Hs) * H + hs.begin + n % Hs; };  // gate-major local column -> row
-    Buffer<T> up(np * P * NR), bias(ldc), hg(M * ldc);
-    pack_panels<T>(P, N, [&](long k, long n) { return a.w_hh[row(n) * P + k]; }, up.data);
-    if (a.b_hh) pack_bias<T>(N, [&](long n) { return a.b_hh[row(n)]; }, bias.data);
+    StepGemm<T> ug(M, P, N, [&](long k, long n) { return a.w_hh[row(n) * P + k]; });
+    if (a.b_hh) ug.set_bias([&](long n) { return a.b_hh[row(n)]; });
+    Buffer<T> hg(M * ldc);
     // the input projection step by step: this thread's columns of w_ih^T (I, G*Hs)
     const bool by_step = a.w_ih != nullptr;
-    const long I = a.I;
-    Buffer<T> ip(by_step ? np * I * NR : 0), ibias(by_step ? ldc : 0), xl(by_step ? M * ldc : 0);
-    if (by_step) {
-      pack_panels<T>(I, N, [&](long k, long n) { return a.w_ih[row(n) * I + k]; }, ip.data);
-      if (a.b_ih) pack_bias<T>(N, [&](long n) { return a.b_ih[row(n)]; }, ibias.data);
-    }
+    const long I = by_step ? a.I : 0;
+    StepGemm<T> ig(M, I, by_step ? N : 0, [&](long k, long n) { return a.w_ih[row(n) * I + k]; });
+    if (by_step && a.b_ih) ig.set_bias([&](long n) { return a.b_ih[row(n)]; });
+    Buffer<T> xl(by_step ? M * ldc : 0);
     // projection: this thread's columns of w_hr^T (H, Ps)
-    const long Ps = ps.size(), npp = proj ? Tile<T>::panels(Ps) : 0, ldp = Tile<T>::padded(Ps);
-    Buffer<T> rp(proj ? npp * H * NR : 0), pc(proj ? M * ldp : 0);
-    if (proj) pack_panels<T>(H, Ps, [&](long k, long n) { return a.w_hr[(ps.begin + n) * H + k]; }, rp.data);
+    const long Ps = ps.size(), ldp = Tile<T>::padded(Ps);
+    StepGemm<T> rg(M, proj ? H : 0, proj ? Ps : 0, [&](long k, long n) { return a.w_hr[(ps.begin + n) * H + k]; });
+    Buffer<T> pc(proj ? M * ldp : 0);
     const bool work = M > 0 && Hs > 0;
 
     for (long t = 0; t < steps; ++t) {
       const T* hprev = t ? a.out + (t - 1) * B * P : a.h0;  // (B, P)
       if (work) {
-        gemm_packed<T>(M, P, hprev + p.r0 * P, P, up.data, np, hg.data, ldc, a.b_hh ? bias.data : nullptr);
-        if (by_step)
-          gemm_packed<T>(M, I, a.x + (t * B + p.r0) * I, I, ip.data, np, xl.data, ldc, a.b_ih ? ibias.data : nullptr);
+        ug.run(M, hprev + p.r0 * P, P, hg.data, ldc);
+        if (by_step) ig.run(M, a.x + (t * B + p.r0) * I, I, xl.data, ldc);
       }
       const T* cprev = nullptr;
       T* ccur = nullptr;
@@ -124,7 +121,7 @@ void scan_forward(const FwdArgs<T>& a) {
         pointwise_rows<Cell, T, false>(a, t, p, xs, hg.data, ldc, hprev, cprev, ccur, hdst);
       barrier.wait();
       if (proj) {
-        if (M > 0 && Ps > 0) gemm_packed<T>(M, H, hdst + p.r0 * H, H, rp.data, npp, pc.data, ldp, nullptr);
+        rg.run(M, hdst + p.r0 * H, H, pc.data, ldp);
         T* o = a.out + t * B * P;
         for (long b = p.r0; b < p.r1; ++b)
           for (long n = 0; n < Ps; ++n) o[b * P + ps.begin + n] = pc.data[(b - p.r0) * ldp + n];

@@ -1,4 +1,5 @@
-// rnnkit fused CPU kernels: the small GEMMs of one time step.
+// rnnkit fused CPU kernels: rnnkit's own GEMM — the small products of one time step, and (below) the
+// large ones; StepGemm runs a per-step product with the GEMM chosen for it (blas.h).
 //
 //   C (M, N) = bias (N) + A (M, K) · Bm (K, N)
 //
@@ -9,25 +10,14 @@
 
 #include <omp.h>
 
+#include <cstring>
+
+#include "blas.h"
 #include "common.h"
 #include "scan.h"
 
 namespace rnnkit {
 
-// Register tile per element type: MR rows × NV vectors (MR*NV accumulators of the 32 (AVX-512) or 16
-// vector registers).
-template <class T>
-struct Tile {
-#if RNNKIT_VBYTES == 64
-  static constexpr int MR = 8, NV = 2;  // measured best on Zen 5 for M = 16..128 (8x3 close, 6x4 -10-25%)
-#else
-  static constexpr int MR = 4, NV = 3;
-#endif
-  static constexpr int W = Simd<T>::W;
-  static constexpr int NR = NV * W;
-  static long panels(long N) { return (N + NR - 1) / NR; }
-  static long padded(long N) { return panels(N) * NR; }
-};
 
 // One MR × NR tile: C = (accumulate ? C : bias or 0) + A · Bp over K. A is either MR rows of a row-major
 // matrix (A[r*lda + k]) or, with kPackedA, a packed panel (A[k*MR + r]).
@@ -123,6 +113,55 @@ void pack_bias(long N, Src src, T* dst) {
   for (long n = 0; n < n_pad; ++n) dst[n] = n < N ? src(n) : T(0);
 }
 
+// One thread's per-step product with a fixed right-hand side, prepared once per call:
+//   C (M, N) [ldc] = bias (N) + A (M, K) [lda] · Bm (K, N),   Bm given element-wise by src(k, n).
+// Own GEMM: Bm packed into panels (above). Vendor GEMM: Bm kept as a dense (N, K) row-major copy, C
+// preset to the bias, one vendor call per step. The class (kStep / kStepVec) picks between them by M.
+template <class T>
+class StepGemm {
+ public:
+  template <class Src>
+  StepGemm(long M, long K, long N, Src src)
+      : K_(K), N_(N), np_(Tile<T>::panels(N)), vendor_(use_vendor<T>(M < Tile<T>::MR ? kStepVec : kStep)),
+        b_(vendor_ ? N * K : np_ * K * Tile<T>::NR), bias_(Tile<T>::padded(N)) {
+    if (vendor_) {
+      for (long n = 0; n < N; ++n)
+        for (long k = 0; k < K; ++k) b_.data[n * K + k] = src(k, n);
+    } else {
+      pack_panels<T>(K, N, src, b_.data);
+    }
+  }
+  template <class Src>
+  void set_bias(Src src) {
+    pack_bias<T>(N_, src, bias_.data);
+    has_bias_ = true;
+  }
+  // C = bias + A · Bm for M rows of A (row b at A[b*lda]); C's rows ldc apart (ldc >= padded(N) for own).
+  void run(long M, const T* A, long lda, T* C, long ldc) const {
+    if (M <= 0 || N_ <= 0) return;
+    if (!vendor_) {
+      gemm_packed<T>(M, K_, A, lda, b_.data, np_, C, ldc, has_bias_ ? bias_.data : nullptr);
+      return;
+    }
+    if (K_ <= 0) {
+      for (long m = 0; m < M; ++m)
+        for (long n = 0; n < N_; ++n) C[m * ldc + n] = has_bias_ ? bias_.data[n] : T(0);
+      return;
+    }
+    if (has_bias_)
+      for (long m = 0; m < M; ++m) std::memcpy(C + m * ldc, bias_.data, N_ * sizeof(T));
+    VendorOneThread one;
+    vendor_gemm(false, true, M, N_, K_, A, lda, b_.data, K_, has_bias_ ? T(1) : T(0), C, ldc);
+  }
+  bool vendor() const { return vendor_; }
+
+ private:
+  long K_, N_, np_;
+  bool vendor_;
+  Buffer<T> b_, bias_;
+  bool has_bias_ = false;
+};
+
 // ---- large products (input projection, weight gradients) ------------------------------------------
 
 // C (M, N) = (accumulate ? C : bias) + A (M, K) · Bm (K, N), all row-major (ldc), on `threads` threads.
@@ -140,9 +179,25 @@ void matmul(long M, long N, long K, Operand<T> A, Operand<T> Bm, T* C, long ldc,
         for (long j = 0; j < N; ++j) C[i * ldc + j] = bias ? bias[j] : T(0);
     return;
   }
-  const long np = Tile<T>::panels(N), Np = np * NR;
   int nt = threads < 1 ? 1 : threads;
   if (M < 4L * MR * nt || 2 * M * N * K < 4000000L) nt = 1;  // too small to split
+  if (use_vendor<T>(kLarge)) {  // each thread one vendor call on its rows, the library on that thread
+    if (!accumulate)
+      for (long i = 0; i < M; ++i)
+        for (long j = 0; j < N; ++j) C[i * ldc + j] = bias ? bias[j] : T(0);
+#pragma omp parallel num_threads(nt)
+    {
+      const int tid = nt > 1 ? omp_get_thread_num() : 0;
+      const long per = (M + nt - 1) / nt, m0 = std::min(M, per * tid), m1 = std::min(M, per * (tid + 1));
+      if (m1 > m0) {
+        VendorOneThread one;
+        const T* a = A.trans ? A.p + m0 : A.p + m0 * A.ld;
+        vendor_gemm(A.trans, Bm.trans, m1 - m0, N, K, a, A.ld, Bm.p, Bm.ld, T(1), C + m0 * ldc, ldc);
+      }
+    }
+    return;
+  }
+  const long np = Tile<T>::panels(N), Np = np * NR;
   Buffer<T> bp(std::min(K, KC) * Np), bias_p(bias ? Np : 0);
   if (bias)
     for (long j = 0; j < Np; ++j) bias_p.data[j] = j < N ? bias[j] : T(0);
