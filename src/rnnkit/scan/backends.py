@@ -19,6 +19,7 @@ from .cpu import cpu_scan, cpu_step, fused_layer
 from .cpu import probe as cpu_probe
 from .cpu import supports as cpu_supports
 from .cpu import switched_off as cpu_switched_off
+from .cpu.step import StepPlan
 from .native import supports as torch_supports
 from .native import torch_layer
 from .reference import reference_scan
@@ -41,6 +42,9 @@ class Backend:
         priority: ``backend="auto"`` takes the usable backend with the highest priority.
         step: optional ``(spec, x, state, weights) -> state`` advancing all layers of a
             unidirectional stack by one step without autograd (``RecurrentLayer.step``), or None.
+        step_plan: optional ``(spec, weights, batch) -> plan`` with ``plan(x, state) -> state`` doing what
+            ``step`` does with everything that depends only on the weights decided once (generation:
+            ``RecurrentLayer.step`` keeps the plan while the weights do not change), or None.
         scan_input: optional ``(spec, x, w_ih, b_ih, state0, w_hh, b_hh, w_hr, extras, mask) ->
             ScanResult`` doing the input projection ``W x + b_ih`` itself (with its own GEMM), or None
             (the runner then computes xg with ``F.linear`` and calls ``scan``).
@@ -54,6 +58,7 @@ class Backend:
     supports: Callable[[CellSpec, Tensor, bool], str | None]
     priority: int = 0
     step: Callable[..., tuple[Tensor, ...]] | None = None
+    step_plan: Callable[..., Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]] | None = None
     scan_input: ScanFn | None = None
     switched_off: Callable[[], bool] = lambda: False
 
@@ -150,6 +155,7 @@ register_backend(
         cpu_supports,
         priority=10,
         step=cpu_step,
+        step_plan=StepPlan,
         scan_input=fused_layer,
         switched_off=cpu_switched_off,
     )

@@ -12,6 +12,7 @@ Shape legend: T = time steps, B = batch, I = input size, H = hidden size, P = ou
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -62,6 +63,23 @@ class Trace:
     cells: Tensor | None
     gates: dict[str, Tensor]
     lengths: Tensor | None
+
+
+@dataclass
+class _HeldPlan:
+    """A layer's step plan and what it was made for (``RecurrentLayer._planned_step``)."""
+
+    key: tuple  # (batch, dtype, device, backend, training, torch's threads)
+    stamp: tuple[tuple[int, int], ...]  # (data_ptr, version) of each parameter
+    params: tuple[int, ...]  # ids of the parameters
+    refs: tuple[Tensor, ...]  # the parameters themselves (their ids stay theirs while held)
+    plan: object  # the backend's plan, or None when it has none
+    out: object = None  # the state the last planned step returned (as returned) ...
+    state: tuple[Tensor, ...] = ()  # ... and as the plan takes it
+
+
+#: each layer's step plan; weak so that it never travels with the layer (pickle, deepcopy, state_dict)
+_STEP_PLANS: weakref.WeakKeyDictionary[nn.Module, _HeldPlan] = weakref.WeakKeyDictionary()
 
 
 def _autocast_on(x: Tensor) -> bool:
@@ -393,6 +411,9 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         """
         if self.bidirectional:
             raise ValueError("step() needs a unidirectional network (bidirectional=True reads the future)")
+        planned = self._planned_step(input, hx)
+        if planned is not None:
+            return planned
         if isinstance(input, Tensor) and input.dim() in (1, 2):
             input = input.unsqueeze(-2)  # (1, I) or (B, 1, I): one step
             if not self.batch_first and input.dim() == 3:
@@ -426,6 +447,67 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         state = tuple(torch.stack(s) for s in finals)  # each (L, B, ·)
         x, state = self._cast(cast, x, state)
         return (x if prep.batched else x.squeeze(0)), finish_state(prep, state)
+
+    def _planned_step(self, x: object, hx: object) -> tuple[Tensor, Tensor | tuple[Tensor, ...]] | None:
+        """``step()`` of a generation loop with everything that depends only on the weights decided once
+        (the backend, its kernel and threads, the packed weights: the backend's step plan, kept per
+        layer while the parameters are the same tensors with the same data and version): for a batched
+        (B, I) input in the layer's dtype, a state in the expected shapes (or None), nothing needing
+        autograd, no regularisation, autocast or capture. None when the general path must take the
+        call (it validates, and raises what is wrong)."""
+        if torch.compiler.is_compiling():
+            return None  # a compiled graph calls the step operator (the general path)
+        if type(x) is not Tensor or x.dim() != 2 or x.size(1) != self.input_size:
+            return None
+        params = tuple(self._parameters.values())
+        if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
+            return None
+        if self.training and (self.regularization.active or (self.dropout and self.num_layers > 1)):
+            return None
+        if self.regularization.changes_recurrence(self.training) or capture_mode() is not None:
+            return None
+        if x.dtype != params[0].dtype or _autocast_on(x):
+            return None
+        held = _STEP_PLANS.get(self)
+        if held is not None and hx is not None and hx is held.out and x.size(0) == held.key[0]:
+            state = held.state  # the state this plan returned last: already checked
+        else:
+            state = self._step_state(x, hx)
+            if state is None:
+                return None
+        key = (x.size(0), x.dtype, x.device, self.backend, self.training, torch.get_num_threads())
+        stamp = tuple((p.data_ptr(), p._version) for p in params)
+        if held is None or held.key != key or held.stamp != stamp or held.params != tuple(map(id, params)):
+            backend = select_backend(self.backend, self.spec, x, bool(self.proj_size))
+            plan = None
+            if backend.step_plan is not None:
+                plan = backend.step_plan(
+                    self.spec, [self.weights(k, 0) for k in range(self.num_layers)], x.size(0)
+                )
+            held = _HeldPlan(key, stamp, tuple(map(id, params)), params, plan)
+            _STEP_PLANS[self] = held
+        if held.plan is None:
+            return None  # the backend has no step plan: the general path
+        new = held.plan(x, state)
+        held.state, held.out = new, (new[0] if len(new) == 1 else new)
+        return new[0][-1], held.out
+
+    def _step_state(self, x: Tensor, hx: object) -> State | None:
+        """The state for a planned step: zeros for None, else hx as given when every part is a plain
+        contiguous tensor of x's dtype and device in the expected (L, B, ·) shape; None otherwise."""
+        L, B, P = self.num_layers, x.size(0), self.proj_size or self.hidden_size
+        sizes = (P, self.hidden_size)[: len(self.spec.state_names)]
+        if hx is None:
+            return tuple(x.new_zeros(L, B, s) for s in sizes)
+        parts = hx if isinstance(hx, tuple) else (hx,)
+        if len(parts) != len(sizes):
+            return None
+        for t, s in zip(parts, sizes, strict=True):
+            if type(t) is not Tensor or t.shape != (L, B, s) or t.dtype != x.dtype or t.device != x.device:
+                return None
+            if not t.is_contiguous() or t.requires_grad:
+                return None
+        return parts
 
     def _fused_step(self, x: Tensor, state: State) -> State | None:
         """All layers advanced by the selected backend's native single step, or None when it has none or

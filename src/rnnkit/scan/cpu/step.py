@@ -70,14 +70,43 @@ def step_kernel(
     return h_out, (h_out.new_empty(0) if c_out is None else c_out)
 
 
-def cpu_step(spec: CellSpec, x: Tensor, state: State, weights: Sequence[LayerWeights]) -> State:
-    """Advance every layer by one step: x (B, I), state ``(h (L, B, P),)`` or ``(h, c (L, B, H))``
-    -> the new state, same shapes; the output of the step is ``new_state[0][-1]``. No autograd."""
-    has_c = spec.has_cell_state
+class StepPlan:
+    """One step of a layer stack with everything decided once (the kernel, the threads for this batch
+    size, the weights packed for them): ``plan(x, state) -> new state`` is one native call and nothing
+    else. ``RecurrentLayer.step`` keeps one per layer while the weights, the batch size and the dtype stay
+    the same (it checks the weights' versions before each call; the plan itself checks nothing)."""
+
+    def __init__(self, spec: CellSpec, weights: Sequence[LayerWeights], batch: int) -> None:
+        self.flat = [t if t.is_contiguous() else t.contiguous() for t in _flatten(weights)]
+        layers = len(self.flat) // 6
+        work = sum(self.flat[6 * k].numel() + self.flat[6 * k + 2].numel() for k in range(layers)) * batch
+        self.threads = threads_for(work)
+        self.kernel = kernel_table()[spec.kernel][0]
+        self.packed = packed_weights(self.kernel, self.flat, self.threads)
+        self.has_c = spec.has_cell_state
+        self._ext = load()
+
+    def __call__(self, x: Tensor, state: State) -> State:
+        """x (B, I), state ``(h (L, B, P),)`` or ``(h, c (L, B, H))``, contiguous, the plan's dtype."""
+        c = state[1] if self.has_c else None
+        h_out, c_out = self._ext.step(self.kernel, x, state[0], c, self.flat, self.packed, self.threads)
+        return (h_out, c_out) if self.has_c else (h_out,)
+
+
+def _flatten(weights: Sequence[LayerWeights]) -> list[Tensor]:
+    """Per layer [w_ih, b_ih, w_hh, b_hh, w_hr, extra], an empty tensor for a missing one."""
     flat: list[Tensor] = []
     for w_ih, b_ih, w_hh, b_hh, w_hr, extras in weights:
         extra = next(iter(extras.values())) if extras else None
         flat += [_EMPTY if t is None else t for t in (w_ih, b_ih, w_hh, b_hh, w_hr, extra)]
+    return flat
+
+
+def cpu_step(spec: CellSpec, x: Tensor, state: State, weights: Sequence[LayerWeights]) -> State:
+    """Advance every layer by one step: x (B, I), state ``(h (L, B, P),)`` or ``(h, c (L, B, H))``
+    -> the new state, same shapes; the output of the step is ``new_state[0][-1]``. No autograd."""
+    has_c = spec.has_cell_state
+    flat = _flatten(weights)
     c = state[1] if has_c else None
     run = torch.ops.rnnkit.step if torch.compiler.is_compiling() else step_kernel
     h_out, c_out = run(spec.kernel, x, state[0], c, flat)  # the binding reads data only: no detach needed
