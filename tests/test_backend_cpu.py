@@ -379,7 +379,10 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
         assert main([*args, "--peak-size", "128", "--threads", "1", "--out", str(tmp_path)]) == 0
     finally:
         torch.set_num_threads(threads)
-    payload = json.loads((tmp_path / "backends-cpu.json").read_text())
+    from rnnkit.scan.cpu.machine import cpu_info
+
+    stem = f"backends-cpu-{cpu_info().slug}"  # one result file per CPU family
+    payload = json.loads((tmp_path / f"{stem}.json").read_text())
     rows = payload["rows"]
     assert [(r["cell"], r["anchor"], r["mode"]) for r in rows] == [
         ("lstm", "nn.LSTM", "train"),
@@ -393,7 +396,7 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
     assert payload["peak"]["gflops"] == max(payload["peak"]["torch_gflops"], payload["peak"]["rnnkit_gflops"])
     assert all(r["peak_gflops"] > 0 and r["peak_share"] > 0 for r in rows)
     assert len(payload["generation"]) == 2 and payload["machine"]["torch_threads"] == 1
-    md = (tmp_path / "backends-cpu.md").read_text()
+    md = (tmp_path / f"{stem}.md").read_text()
     assert "| lstm | nn.LSTM | train | 2,3,16 |" in md and "tokens/s" in md
     assert md in capsys.readouterr().out
 

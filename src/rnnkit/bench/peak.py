@@ -1,6 +1,7 @@
 """The machine's measured peak FLOP/s: the best of a large float32 GEMM through torch (MKL / oneDNN) and
 through rnnkit's own GEMM, at the benchmark's thread count. Benchmarks report achieved GFLOP/s as a share
-of it."""
+of it, with both products timed again in the rounds of every row (``peak_calls``) so that the share
+compares numbers taken under the same load."""
 
 from __future__ import annotations
 
@@ -23,30 +24,31 @@ class Peak:
         return max(self.torch_gflops, self.rnnkit_gflops)
 
 
-def peak_call(n: int = 2048) -> tuple[Callable[[], object], float] | None:
-    """(rnnkit's n×n×n float32 GEMM as a call, its FLOPs) to time beside each benchmark row, or None when
-    the cpu backend is unavailable."""
+@dataclass
+class PeakCalls:
+    """The n×n×n float32 product as calls to time beside a benchmark row."""
+
+    calls: dict[str, Callable[[], object]]  # "torch" (torch.mm) and, with the cpu backend, "rnnkit"
+    flops: float
+
+
+def peak_calls(n: int = 2048) -> PeakCalls:
+    """torch.mm and (when the cpu backend is available) rnnkit's GEMM on the same n×n float32 product,
+    at the current torch thread count."""
     from ..scan.cpu import load, probe
 
-    if probe() is not None:
-        return None
     torch.manual_seed(0)
     a, b = torch.randn(n, n), torch.randn(n, n)
-    ext, threads = load(), torch.get_num_threads()
-    return (lambda: ext.mm(a, b, False, False, threads)), 2.0 * n**3
+    calls: dict[str, Callable[[], object]] = {"torch": lambda: torch.mm(a, b)}
+    if probe() is None:
+        ext, threads = load(), torch.get_num_threads()
+        calls["rnnkit"] = lambda: ext.mm(a, b, False, False, threads)
+    return PeakCalls(calls, 2.0 * n**3)
 
 
 def measure_peak(n: int = 2048, repeats: int = 5) -> Peak:
-    """Time an n×n×n float32 product with torch.mm and with rnnkit's GEMM, interleaved."""
-    torch.manual_seed(0)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    fns = {"torch": lambda: torch.mm(a, b)}
-    from ..scan.cpu import load, probe
-
-    if probe() is None:
-        ext, threads = load(), torch.get_num_threads()
-        fns["rnnkit"] = lambda: ext.mm(a, b, False, False, threads)
-    m = time_interleaved(fns, repeats=repeats, warmup=1)
-    flops = 2.0 * n**3
-    rnnkit = flops / min(m["rnnkit"].times) / 1e9 if "rnnkit" in m else 0.0
-    return Peak(torch_gflops=flops / min(m["torch"].times) / 1e9, rnnkit_gflops=rnnkit, n=n)
+    """Time an n×n×n float32 product with torch.mm and with rnnkit's GEMM, interleaved; best round."""
+    peak = peak_calls(n)
+    m = time_interleaved(peak.calls, repeats=repeats, warmup=1)
+    rnnkit = peak.flops / min(m["rnnkit"].times) / 1e9 if "rnnkit" in m else 0.0
+    return Peak(torch_gflops=peak.flops / min(m["torch"].times) / 1e9, rnnkit_gflops=rnnkit, n=n)

@@ -75,9 +75,19 @@ def _load_average() -> float | None:
 
 
 def machine_info() -> dict[str, object]:
-    """What the numbers were measured on (goes into every JSON report)."""
+    """What the numbers were measured on (goes into every JSON report): the CPU model, its family
+    (``cpu_family`` such as "AMD Zen 4", ``cpu_slug`` for file names, ``cpu_numbers`` as the OS reports
+    them) and SIMD features, the cores, threads, versions, load and date."""
+    from ..scan.cpu.machine import cpu_info
+
+    info = cpu_info()
+    numbers = f"family {info.family} model {info.model_number}" if info.family is not None else None
     return {
         "cpu": _cpu_model(),
+        "cpu_family": info.family_name,
+        "cpu_slug": info.slug,
+        "cpu_numbers": numbers,
+        "simd": list(info.simd),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -2,6 +2,9 @@
 
 rnnkit bench                                  # everything, 2 threads, median of 5 interleaved rounds
 rnnkit bench --cells lstm --modes train --shapes 16x200x512 --no-generation
+
+Results are kept per CPU family: <out>/backends-<backend>-<cpu family>.{json,md}, e.g.
+benchmarks/results/backends-cpu-amd-zen4.json.
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ def _names(allowed: tuple[str, ...], what: str):
     return parse
 
 
+def default_name(backend: str) -> str:
+    """The result files' stem: one pair per backend and CPU family (``backends-cpu-amd-zen4``)."""
+    from ..scan.cpu.machine import cpu_info
+
+    return f"backends-{backend}-{cpu_info().slug}"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
@@ -47,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "training (forward + backward) and no_grad inference per (batch, time, hidden) shape, achieved "
         "GFLOP/s and the share of the machine's measured peak, and token-by-token generation of a "
         "character model. Candidates are interleaved round by round; the median of the per-round ratios "
-        "is reported with its range. Writes <out>/<name>.json and .md.",
+        "is reported with its range. Writes <out>/<name>.json and .md, by default one pair per CPU family "
+        "(backends-<backend>-<family>, e.g. backends-cpu-amd-zen4).",
     )
     shapes = " ".join(f"{B}x{T}x{H}" for B, T, H in SHAPES)
     p.add_argument("--cells", type=_names(tuple(ANCHORS), "--cells"), default=",".join(ANCHORS),
@@ -72,7 +83,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="cpu", help="the rnnkit backend to time (default: cpu)")
     p.add_argument("--out", default=os.path.join("benchmarks", "results"),
                    help="output folder (default: benchmarks/results)")  # fmt: skip
-    p.add_argument("--name", default=None, help="file name stem (default: backends-<backend>)")
+    p.add_argument("--name", default=None,
+                   help="file name stem (default: backends-<backend>-<cpu family>, "
+                   "e.g. backends-cpu-amd-zen4)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -115,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
         )
         bar.update(1)
-    stem = os.path.join(args.out, args.name or f"backends-{args.backend}")
+    stem = os.path.join(args.out, args.name or default_name(args.backend))
     print(write_run(result, stem + ".json", stem + ".md"))
     print(f"written: {stem}.json, {stem}.md")
     return 0
