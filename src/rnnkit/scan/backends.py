@@ -155,7 +155,7 @@ register_backend(
         cpu_supports,
         priority=10,
         step=cpu_step,
-        step_plan=StepPlan,
+        step_plan=StepPlan.for_layers,
         scan_input=fused_layer,
         switched_off=cpu_switched_off,
     )

@@ -57,34 +57,38 @@ def packed_weights(kernel: int, flat: list[Tensor], threads: int) -> list[Tensor
 def step_kernel(
     cell: str, x: Tensor, h: Tensor, c: Tensor | None, flat: list[Tensor]
 ) -> tuple[Tensor, Tensor]:
-    """The body of ``rnnkit::step`` (same arguments and result): the threads from the step's work, the
-    packed weights from the cache, one native call."""
-    layers = len(flat) // 6
-    work = sum(flat[6 * k].numel() + flat[6 * k + 2].numel() for k in range(layers)) * x.size(0)
-    threads = threads_for(work)  # (G*H) x (I + P) multiply-adds per layer and row
-    kernel = kernel_table()[cell][0]
-    flat = [t if t.is_contiguous() else t.contiguous() for t in flat]
-    packed = packed_weights(kernel, flat, threads)
-    c = None if c is None else c.contiguous()
-    h_out, c_out = load().step(kernel, x.contiguous(), h.contiguous(), c, flat, packed, threads)
-    return h_out, (h_out.new_empty(0) if c_out is None else c_out)
+    """The body of ``rnnkit::step`` (same arguments and result): a step plan for this call (the packed
+    weights come from the cache), then its one native call."""
+    plan = StepPlan(cell, flat, x.size(0))
+    state = (h.contiguous(), c.contiguous()) if plan.has_c else (h.contiguous(),)
+    new = plan(x.contiguous(), state)
+    return new[0], (new[1] if plan.has_c else new[0].new_empty(0))
 
 
 class StepPlan:
     """One step of a layer stack with everything decided once (the kernel, the threads for this batch
     size, the weights packed for them): ``plan(x, state) -> new state`` is one native call and nothing
     else. ``RecurrentLayer.step`` keeps one per layer while the weights, the batch size and the dtype stay
-    the same (it checks the weights' versions before each call; the plan itself checks nothing)."""
+    the same (it checks the weights' versions before each call; the plan itself checks nothing).
 
-    def __init__(self, spec: CellSpec, weights: Sequence[LayerWeights], batch: int) -> None:
-        self.flat = [t if t.is_contiguous() else t.contiguous() for t in _flatten(weights)]
+    ``cell``: the fused kernel's name; ``flat``: per layer [w_ih, b_ih, w_hh, b_hh, w_hr, extra], an empty
+    tensor for a missing one (``flatten``)."""
+
+    def __init__(self, cell: str, flat: Sequence[Tensor], batch: int) -> None:
+        self.flat = [t if t.is_contiguous() else t.contiguous() for t in flat]
         layers = len(self.flat) // 6
+        # (G*H) x (I + P) multiply-adds per layer and row
         work = sum(self.flat[6 * k].numel() + self.flat[6 * k + 2].numel() for k in range(layers)) * batch
         self.threads = threads_for(work)
-        self.kernel = kernel_table()[spec.kernel][0]
+        self.kernel, info = kernel_table()[cell]
+        self.has_c = bool(info["cell_state"])
         self.packed = packed_weights(self.kernel, self.flat, self.threads)
-        self.has_c = spec.has_cell_state
         self._ext = load()
+
+    @classmethod
+    def for_layers(cls, spec: CellSpec, weights: Sequence[LayerWeights], batch: int) -> StepPlan:
+        """The plan of a layer stack given as ``RecurrentLayer.weights`` tuples (``Backend.step_plan``)."""
+        return cls(spec.kernel, flatten(weights), batch)
 
     def __call__(self, x: Tensor, state: State) -> State:
         """x (B, I), state ``(h (L, B, P),)`` or ``(h, c (L, B, H))``, contiguous, the plan's dtype."""
@@ -93,7 +97,7 @@ class StepPlan:
         return (h_out, c_out) if self.has_c else (h_out,)
 
 
-def _flatten(weights: Sequence[LayerWeights]) -> list[Tensor]:
+def flatten(weights: Sequence[LayerWeights]) -> list[Tensor]:
     """Per layer [w_ih, b_ih, w_hh, b_hh, w_hr, extra], an empty tensor for a missing one."""
     flat: list[Tensor] = []
     for w_ih, b_ih, w_hh, b_hh, w_hr, extras in weights:
@@ -106,7 +110,7 @@ def cpu_step(spec: CellSpec, x: Tensor, state: State, weights: Sequence[LayerWei
     """Advance every layer by one step: x (B, I), state ``(h (L, B, P),)`` or ``(h, c (L, B, H))``
     -> the new state, same shapes; the output of the step is ``new_state[0][-1]``. No autograd."""
     has_c = spec.has_cell_state
-    flat = _flatten(weights)
+    flat = flatten(weights)
     c = state[1] if has_c else None
     run = torch.ops.rnnkit.step if torch.compiler.is_compiling() else step_kernel
     h_out, c_out = run(spec.kernel, x, state[0], c, flat)  # the binding reads data only: no detach needed

@@ -35,7 +35,8 @@ void scan_backward(const BwdArgs<T>& a) {
     StepGemm<T> ug(M, GH, Ps, [&](long k, long n) { return a.w_hh[k * P + ps.begin + n]; });
     Buffer<T> dhs(M * ldu, true);  // dhs: dhg_{t+1} · U, zero at t = T-1
     const long ldr = Tile<T>::padded(Hs);
-    StepGemm<T> rg(M, proj ? P : 0, proj ? Hs : 0, [&](long k, long n) { return a.w_hr[k * H + hs.begin + n]; });
+    auto w_hr_col = [&](long k, long n) { return a.w_hr[k * H + hs.begin + n]; };
+    StepGemm<T> rg(M, proj ? P : 0, proj ? Hs : 0, w_hr_col);
     Buffer<T> dr(proj ? M * ldr : 0);
     Buffer<T> carry(M * std::max<long>(Hs, 1), true);
 

@@ -378,7 +378,8 @@ std::vector<Tensor> step(int64_t kernel, const Tensor& x, const Tensor& h, const
 
 // Which GEMM runs each product class (gemm.h): modes[c] = 0 rnnkit's own, 1 the vendor's.
 void set_gemm(std::vector<int64_t> modes) {
-  TORCH_CHECK(modes.size() == kGemmClasses, "modes must hold ", int(kGemmClasses), " entries (step_vec, step, large)");
+  TORCH_CHECK(modes.size() == kGemmClasses, "modes must hold ", int(kGemmClasses),
+              " entries (step_vec, step, large)");
   for (int c = 0; c < kGemmClasses; ++c) {
     TORCH_CHECK(modes[c] == 0 || modes[c] == 1, "a GEMM mode is 0 (own) or 1 (vendor), got ", modes[c]);
     TORCH_CHECK(modes[c] == 0 || vendor_available(), "the vendor GEMM is not available in this torch build");

@@ -44,8 +44,8 @@ struct Simd {
   static inline void store(T* p, V v) { std::memcpy(p, &v, sizeof(V)); }
 };
 
-// The register tile of rnnkit's GEMM (gemm.h) per element type: MR rows × NV vectors (MR*NV accumulators of the 32 (AVX-512) or 16
-// vector registers).
+// The register tile of rnnkit's GEMM (gemm.h) per element type: MR rows × NV vectors (MR*NV accumulators
+// of the 32 (AVX-512) or 16 vector registers).
 template <class T>
 struct Tile {
 #if RNNKIT_VBYTES == 64

@@ -92,7 +92,8 @@ void scan_forward(const FwdArgs<T>& a) {
     Buffer<T> xl(by_step ? M * ldc : 0);
     // projection: this thread's columns of w_hr^T (H, Ps)
     const long Ps = ps.size(), ldp = Tile<T>::padded(Ps);
-    StepGemm<T> rg(M, proj ? H : 0, proj ? Ps : 0, [&](long k, long n) { return a.w_hr[(ps.begin + n) * H + k]; });
+    auto w_hr_row = [&](long k, long n) { return a.w_hr[(ps.begin + n) * H + k]; };
+    StepGemm<T> rg(M, proj ? H : 0, proj ? Ps : 0, w_hr_row);
     Buffer<T> pc(proj ? M * ldp : 0);
     const bool work = M > 0 && Hs > 0;
 

@@ -18,7 +18,6 @@
 
 namespace rnnkit {
 
-
 // One MR × NR tile: C = (accumulate ? C : bias or 0) + A · Bp over K. A is either MR rows of a row-major
 // matrix (A[r*lda + k]) or, with kPackedA, a packed panel (A[k*MR + r]).
 template <class T, int MR, int NV, bool kPackedA = false>
@@ -122,7 +121,10 @@ class StepGemm {
  public:
   template <class Src>
   StepGemm(long M, long K, long N, Src src)
-      : K_(K), N_(N), np_(Tile<T>::panels(N)), vendor_(use_vendor<T>(M < Tile<T>::MR ? kStepVec : kStep)),
+      : K_(K),
+        N_(N),
+        np_(Tile<T>::panels(N)),
+        vendor_(use_vendor(M < Tile<T>::MR ? kStepVec : kStep) && vendor_fits({M, K, N})),
         b_(vendor_ ? N * K : np_ * K * Tile<T>::NR), bias_(Tile<T>::padded(N)) {
     if (vendor_) {
       for (long n = 0; n < N; ++n)
@@ -181,7 +183,8 @@ void matmul(long M, long N, long K, Operand<T> A, Operand<T> Bm, T* C, long ldc,
   }
   int nt = threads < 1 ? 1 : threads;
   if (M < 4L * MR * nt || 2 * M * N * K < 4000000L) nt = 1;  // too small to split
-  if (use_vendor<T>(kLarge)) {  // each thread one vendor call on its rows, the library on that thread
+  // the vendor's GEMM: each thread one call on its rows, the library on that thread
+  if (use_vendor(kLarge) && vendor_fits({M, N, K, A.ld, Bm.ld, ldc})) {
     if (!accumulate)
       for (long i = 0; i < M; ++i)
         for (long j = 0; j < N; ++j) C[i * ldc + j] = bias ? bias[j] : T(0);

@@ -3,7 +3,8 @@
 // Per layer l (each thread owns a slice of the hidden units across all gates, as in the scan):
 //   xg = W_ih x + b_ih, hg = U h_{t-1} + b_hh     two small GEMMs on weights packed once (step_pack)
 //   pointwise step -> h_t (and c_t); barrier      (with a projection: h_t = w_hr · h_raw; one more barrier)
-// and h_t of layer l is the input x of layer l+1. Shape legend in common.h.
+// and h_t of layer l is the input x of layer l+1. The step always runs rnnkit's own GEMM: its weights are
+// packed once for many calls (the vendor choice of blas.h applies to scans). Shape legend in common.h.
 #include <omp.h>
 
 #include "cells.h"
