@@ -168,21 +168,15 @@ def render_cpu_section(results_dir: str | Path) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _markers() -> tuple[str, str]:
-    return f"<!-- {MARKER} -->\n", f"<!-- /{MARKER} -->"
-
-
 def cpu_section(readme: str) -> str:
     """The text between the README's ``bench:cpu`` markers; raises ValueError without them."""
-    start, end = _markers()
-    if readme.count(start) != 1 or readme.count(end) != 1 or readme.index(start) > readme.index(end):
-        raise ValueError(f"the README must hold one block between {start.strip()} and {end}")
-    return readme.split(start, 1)[1].split(end, 1)[0]
+    from ..readme import block
+
+    return block(readme, MARKER)
 
 
 def with_cpu_section(readme: str, section: str) -> str:
     """``readme`` with its ``bench:cpu`` block replaced by ``section``."""
-    start, end = _markers()
-    cpu_section(readme)  # checks the markers
-    head, rest = readme.split(start, 1)
-    return head + start + section + end + rest.split(end, 1)[1]
+    from ..readme import with_block
+
+    return with_block(readme, MARKER, section)

@@ -195,14 +195,13 @@ README_MARKER = "bench:deploy"
 
 def readme_block(readme: str) -> str:
     """The text between the README's deploy-latency markers."""
-    start, end = f"<!-- {README_MARKER} -->\n", f"<!-- /{README_MARKER} -->"
-    if start not in readme or end not in readme:
-        raise ValueError(f"the README has no block between {start.strip()} and {end}")
-    return readme.split(start, 1)[1].split(end, 1)[0]
+    from ..readme import block
+
+    return block(readme, README_MARKER)
 
 
 def with_readme_block(readme: str, markdown: str) -> str:
     """``readme`` with the deploy-latency block replaced by ``markdown``."""
-    old = readme_block(readme)
-    start = f"<!-- {README_MARKER} -->\n"
-    return readme.replace(start + old, start + markdown, 1)
+    from ..readme import with_block
+
+    return with_block(readme, README_MARKER, markdown)

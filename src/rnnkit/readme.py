@@ -1,0 +1,112 @@
+"""The README's generated sections: every figure that comes from a measurement is written by code from a
+committed result file, so that the README cannot drift from the results.
+
+A generated section sits between ``<!-- NAME -->`` and ``<!-- /NAME -->``; :data:`SECTIONS` maps each
+name to the function that renders it from the results folder (``benchmarks/results``).
+``python benchmarks/update_readme.py`` rewrites them all, and ``tests/test_readme_sync.py`` fails when
+the README and the result files disagree, or when the README has a generated-looking block nobody
+renders.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+#: a block: ``<!-- name -->\\n`` … ``<!-- /name -->`` (names: letters, digits, ``:``, ``-``, ``_``)
+_BLOCK = re.compile(r"<!-- ([A-Za-z0-9:_-]+) -->\n(.*?)<!-- /\1 -->", re.S)
+
+
+def _file(name: str) -> Callable[[Path], str]:
+    """A section that is a result file's markdown as the benchmark wrote it."""
+
+    def render(results: Path) -> str:
+        return (results / name).read_text(encoding="utf-8")
+
+    return render
+
+
+def _cpu(results: Path) -> str:
+    from .bench.readme import render_cpu_section
+
+    return render_cpu_section(results)
+
+
+def _tour(results: Path) -> str:
+    from .tour.records import render_tour_section
+
+    return render_tour_section(results / "tours")
+
+
+#: section name -> renderer(results folder) -> the section's text (ending in a newline)
+SECTIONS: dict[str, Callable[[Path], str]] = {
+    "bench:reference": _file("layers-reference.md"),
+    "bench:cpu": _cpu,
+    "bench:deploy": _file("deploy-latency.md"),
+    "tour": _tour,
+}
+
+
+def blocks(readme: str) -> dict[str, str]:
+    """Every generated block of ``readme``: name -> its text."""
+    found: dict[str, str] = {}
+    for m in _BLOCK.finditer(readme):
+        if m.group(1) in found:
+            raise ValueError(f"the README has two <!-- {m.group(1)} --> blocks")
+        found[m.group(1)] = m.group(2)
+    return found
+
+
+def block(readme: str, name: str) -> str:
+    """The text of the ``name`` block; ValueError naming the markers when it is missing."""
+    found = blocks(readme)
+    if name not in found:
+        raise ValueError(f"the README has no block between <!-- {name} --> and <!-- /{name} -->")
+    return found[name]
+
+
+def with_block(readme: str, name: str, text: str) -> str:
+    """``readme`` with the ``name`` block's text replaced by ``text``."""
+    block(readme, name)  # raises when missing
+    if text and not text.endswith("\n"):
+        text += "\n"
+    pattern = re.compile(rf"(<!-- {re.escape(name)} -->\n).*?(<!-- /{re.escape(name)} -->)", re.S)
+    return pattern.sub(lambda m: m.group(1) + text + m.group(2), readme, count=1)
+
+
+def render(name: str, results: Path) -> str:
+    """Section ``name`` rendered from ``results``."""
+    if name not in SECTIONS:
+        raise ValueError(f"no generated README section named {name!r}; known: {', '.join(SECTIONS)}")
+    text = SECTIONS[name](Path(results))
+    return text if text.endswith("\n") else text + "\n"
+
+
+def regenerate(readme: str, results: Path) -> str:
+    """``readme`` with every registered section rendered anew; ValueError for a block nobody renders or a
+    registered section missing from the README."""
+    found = blocks(readme)
+    unknown = sorted(set(found) - set(SECTIONS))
+    missing = sorted(set(SECTIONS) - set(found))
+    if unknown or missing:
+        raise ValueError(
+            "README blocks and renderers disagree: "
+            + "; ".join(
+                part
+                for part in (
+                    f"blocks without a renderer: {', '.join(unknown)}" if unknown else "",
+                    f"sections missing from the README: {', '.join(missing)}" if missing else "",
+                )
+                if part
+            )
+        )
+    for name in SECTIONS:
+        readme = with_block(readme, name, render(name, results))
+    return readme
+
+
+def stale_sections(readme: str, results: Path) -> list[str]:
+    """Names of the sections whose README text differs from what the results render."""
+    found = blocks(readme)
+    return [name for name in SECTIONS if name in found and found[name] != render(name, results)]
