@@ -113,3 +113,26 @@ def test_smoke_unfinished_and_foreign_files_are_refused(tmp_path):
     (tmp_path / "t" / "x.json").write_text("{}")
     with pytest.raises(ValueError, match=r"x\.json' is not a tour record"):
         read_records(tmp_path / "t")
+
+
+def test_gating_table_bolds_the_best_of_each_row_and_needs_every_experiment(tmp_path):
+    from rnnkit.bench.research import GATING_CELLS, GATING_ROWS, render_gating_section
+
+    rows = []
+    for exp, (_, _, key, lower) in GATING_ROWS.items():
+        for i, cell in enumerate(GATING_CELLS):
+            value = 0.5 + 0.1 * i  # the first cell lowest, the last highest
+            day = "2026-12-0" + str(1 + lower)
+            rows.append({"experiment": exp, "cell": cell, "steps": 100, "measured": day,
+                         f"{key}_mean": value, f"{key}_std": 0.01})  # fmt: skip
+    (tmp_path / "gating.json").write_text(json.dumps({"rows": rows}))
+    lines = render_gating_section(tmp_path).splitlines()
+    adding = next(line for line in lines if line.startswith("| adding"))
+    digits = next(line for line in lines if line.startswith("| digits"))
+    assert "| **0.500 ± 0.010** |" in adding and adding.count("**") == 2  # lower is better there
+    assert digits.endswith("| **0.900 ± 0.010** |") and digits.count("**") == 2  # higher is better
+    (tmp_path / "gating.json").write_text(
+        json.dumps({"rows": [r for r in rows if r["experiment"] != "copy100"]})
+    )
+    with pytest.raises(ValueError, match="no rows for experiment 'copy100'"):
+        render_gating_section(tmp_path)

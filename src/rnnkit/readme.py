@@ -33,6 +33,18 @@ def _cpu(results: Path) -> str:
     return render_cpu_section(results)
 
 
+def _gating(results: Path) -> str:
+    from .bench.research import render_gating_section
+
+    return render_gating_section(results)
+
+
+def _diagnose(results: Path) -> str:
+    from .bench.research import render_diagnose_section
+
+    return render_diagnose_section(results)
+
+
 def _tour(results: Path) -> str:
     from .tour.records import render_tour_section
 
@@ -45,6 +57,8 @@ SECTIONS: dict[str, Callable[[Path], str]] = {
     "bench:cpu": _cpu,
     "bench:deploy": _file("deploy-latency.md"),
     "tour": _tour,
+    "gating": _gating,
+    "diagnose": _diagnose,
 }
 
 
