@@ -1,0 +1,78 @@
+"""Recorded training runs (``rnnkit.tasks.records``) and the README figures rendered from them
+(``rnnkit.tasks.readme_tables``): what a record keeps, what is refused, and that a table restates the
+recorded report exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rnnkit.tasks.readme_tables import render_stocks_section
+from rnnkit.tasks.records import newest, read_run_records, record_run
+
+MACHINE = {"cpu": "AMD EPYC", "cpu_family": "AMD Zen 4", "cpu_slug": "amd-zen4", "cores": 2,
+           "load_average_1min": 0.4, "date": "2026-12-06"}  # fmt: skip
+
+
+def fake_stocks_run(folder: Path, rmse_lstm: float = 1.1, stop: str = "time") -> Path:
+    folder.mkdir(parents=True)
+    rows = []
+    for t, scale in (("AAPL", 1.0), ("MSFT", 0.3)):
+        for h in (1, 5):
+            for name, ratio in (("lstm", rmse_lstm), ("persistence", 1.0), ("ma5", 1.4), ("ar5", 1.002)):
+                rows.append(
+                    {"ticker": t, "h": h, "forecaster": name, "rmse": scale * ratio * h, "ratio": ratio}
+                )
+    (folder / "forecast.json").write_text(json.dumps({"verdict": "the network does NOT beat persistence",
+                                                      "rows": rows}))  # fmt: skip
+    summary = {"task": "stocks", "steps": 3000, "minutes": 6.0, "wall_minutes": 6.8, "stop_reason": stop,
+               "metrics": {"test": {"dir_1d": 0.51}},
+               "baselines": {"test": {"persistence": {"dir_1d": 0.48}, "ar5": {"dir_1d": 0.52},
+                                      "ma5": {"dir_1d": 0.47}, "always up": {"dir_1d": 0.515}}}}  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "config.json").write_text(json.dumps({"task": "stocks", "model": {"cell": "lstm"}}))
+    return folder
+
+
+def test_a_recorded_run_renders_its_own_report(tmp_path):
+    records = tmp_path / "records"
+    path = record_run(fake_stocks_run(tmp_path / "run"), records, "default", MACHINE)
+    assert path.name == "stocks-default-2026-12-06-amd-zen4.json"
+    data = json.loads(path.read_text())
+    assert data["summary"]["steps"] == 3000 and "forecast.json" in data["reports"] and data["run"] == "run"
+    text = render_stocks_section(records)
+    assert text.startswith("Measured 2026-12-06 on AMD EPYC (AMD Zen 4, 2 cores, load average 0.4 when "
+                           "recorded): 3,000 steps, 6.0 min of training, 6.8 min in all")  # fmt: skip
+    assert "| LSTM | 1.100 | 0.330 | 0.510 |" in text
+    assert "| persistence | 1.000 | 0.300 | 0.480 |" in text
+    assert "| always up |  |  | 0.515 |" in text
+    assert "test RMSE is 1.100–1.100× persistence's (mean 1.100), the linear AR(5)'s 1.002–1.002×" in text
+
+
+def test_the_newest_record_of_the_label_wins(tmp_path):
+    records = tmp_path / "records"
+    record_run(fake_stocks_run(tmp_path / "a", 1.2), records, "default", MACHINE | {"date": "2026-12-01"})
+    record_run(fake_stocks_run(tmp_path / "b", 0.9), records, "default", MACHINE | {"date": "2026-12-06"})
+    record_run(fake_stocks_run(tmp_path / "c", 0.5), records, "tour", MACHINE | {"date": "2026-12-07"})
+    assert [r.recorded for r in read_run_records(records, "stocks")] == [
+        "2026-12-07",
+        "2026-12-06",
+        "2026-12-01",
+    ]
+    assert newest(records, "stocks").recorded == "2026-12-06"
+    assert "| LSTM | 0.900 |" in render_stocks_section(records)
+
+
+def test_unfinished_interrupted_badly_labelled_and_missing_records_are_refused(tmp_path):
+    run = fake_stocks_run(tmp_path / "run", stop="interrupted")
+    with pytest.raises(ValueError, match="was interrupted: resume it"):
+        record_run(run, tmp_path / "r", "default", MACHINE)
+    (run / "summary.json").unlink()
+    with pytest.raises(ValueError, match=r"has no summary\.json"):
+        record_run(run, tmp_path / "r", "default", MACHINE)
+    with pytest.raises(ValueError, match="label must be a non-empty name"):
+        record_run(run, tmp_path / "r", "my label", MACHINE)
+    with pytest.raises(ValueError, match=r"no recorded .stocks. run labelled .default.*record_run\.py"):
+        render_stocks_section(tmp_path / "nothing")
