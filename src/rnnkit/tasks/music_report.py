@@ -42,23 +42,23 @@ def parse_primer(text: str, vocab: EventVocab) -> tuple[list[Event], list[str]]:
     return events, notes
 
 
-def compose(
+#: what ``rnnkit generate --task music`` (and ``Run.generate``) plays unless told otherwise
+GENERATE_PRIME, GENERATE_STEPS, GENERATE_TEMPERATURE = "C4", 64, 0.9
+
+
+def sample_melody(
     model: nn.Module,
     vocab: EventVocab,
-    prime: str,
-    steps: int,
-    out: Path,
-    temperature: float = 0.9,
+    prime: str = GENERATE_PRIME,
+    steps: int = GENERATE_STEPS,
+    temperature: float = GENERATE_TEMPERATURE,
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int | None = None,
     stream: IO[str] | None = None,
-) -> str:
-    """Generate ``steps`` events after ``prime`` (streamed to ``stream`` as they come), write ``out``
-    (MIDI) and ``out`` with ``.png`` (piano roll); returns a one-line summary."""
-    from ..data.midi import write_midi
-    from ..plots import plot_pianoroll
-
+) -> tuple[list[Event], list[Event]]:
+    """(the primer's events, the ``steps`` events generated after them), streamed to ``stream`` as they
+    come (with a note about every primer event the vocabulary lacks)."""
     primed, notes = parse_primer(prime, vocab)
     if stream is not None:
         for n in notes:
@@ -77,6 +77,16 @@ def compose(
             stream.flush()
     if stream is not None:
         stream.write("\n")
+    return primed, generated
+
+
+def write_song(primed: list[Event], generated: list[Event], out: Path, prime: str) -> str:
+    """Write ``primed + generated`` to ``out`` (MIDI) and ``out`` with ``.png`` (piano roll, titled with
+    ``prime``); returns a one-line summary."""
+    from ..data.midi import write_midi
+    from ..plots import plot_pianoroll
+
+    out = Path(out)
     tonic = next(e.pitch for e in primed if e.pitch is not None)
     song = primed + generated
     write_midi(song, out, tempo_bpm=TEMPO_BPM)
@@ -93,6 +103,24 @@ def compose(
         f"wrote {out} ({len(song)} events, {seconds:.0f} s at {TEMPO_BPM:g} bpm) and {png}; "
         f"{share:.0%} of the generated notes are in {key}"
     )
+
+
+def compose(
+    model: nn.Module,
+    vocab: EventVocab,
+    prime: str,
+    steps: int,
+    out: Path,
+    temperature: float = GENERATE_TEMPERATURE,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    stream: IO[str] | None = None,
+) -> str:
+    """Generate ``steps`` events after ``prime`` (streamed to ``stream`` as they come), write ``out``
+    (MIDI) and ``out`` with ``.png`` (piano roll); returns a one-line summary."""
+    primed, generated = sample_melody(model, vocab, prime, steps, temperature, top_k, top_p, seed, stream)
+    return write_song(primed, generated, out, prime)
 
 
 def _bigram_samples(train_seqs, V: int, starts: list[list[int]], steps: int, seed: int) -> list[list[int]]:
@@ -164,7 +192,8 @@ def write_report(model: nn.Module, cfg: Config, data: Any, run_dir: Path) -> dic
         f"Share of notes in the key of the primer ({cfg.data.samples} melodies of "
         f"{cfg.data.sample_steps} events from primers C4 … B4; key = the major or harmonic-minor scale "
         "on the primer, whichever fits better):\n\n"
-        f"| melodies | key share |\n|---|---|\n{rows}\n\nSample from C4: sample.mid, sample.png ({line}).\n"
+        f"| melodies | key share |\n|---|---|\n{rows}\n\n"
+        f"Sample from C4: sample.mid, sample.wav, sample.png ({line}).\n"
     )
     atomic_write_text(run_dir / "music.md", text)
     payload = {"verdict": verdict, "ppl": ppl, "baselines": base, "key_share": shares}
@@ -175,6 +204,7 @@ def write_report(model: nn.Module, cfg: Config, data: Any, run_dir: Path) -> dic
         "lower_than_bigram": ppl < bigram,
         "key_share": shares,
         "midi": "sample.mid",
+        "audio": "sample.wav",
         "pianoroll": "sample.png",
         "report": "music.md",
     }

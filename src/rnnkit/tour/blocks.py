@@ -1,9 +1,13 @@
-"""The pieces a tour report is made of, each rendered twice: as Markdown (images and files linked
-relative to the report) and as self-contained HTML (PNG images and small files embedded as base64
-``data:`` URIs, inline CSS, no scripts, nothing fetched from the network).
+"""The pieces a tour report is made of, each rendered twice: as Markdown (images, audio and files
+linked relative to the report) and as self-contained HTML (PNG images, WAV audio and small files
+embedded as base64 ``data:`` URIs, inline CSS, no scripts, nothing fetched from the network).
 
-Inline markup in text, list items and table cells is the common subset of both: ``**bold**`` and
-```code```.
+Both start with a table of contents: one link per section, to its anchor. Figures (images and audio)
+carry a short title and a caption of a sentence or two; in HTML they are ``<figure>`` elements with a
+``<figcaption>``.
+
+Inline markup in text, list items, table cells and captions is the common subset of both: ``**bold**``
+and ```code```.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from pathlib import Path
 
 #: files up to this size are embedded in the HTML report (larger ones are only linked)
 EMBED_LIMIT = 4 * 1024 * 1024
+#: audio up to this size is embedded (22,050 Hz 16-bit mono: about 4.5 minutes); larger plays from its file
+AUDIO_EMBED_LIMIT = 12 * 1024 * 1024
+#: what a section's anchor may look like (an HTML id and a Markdown link target without escaping)
+ANCHOR = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 @dataclass
@@ -42,10 +50,22 @@ class Table:
 
 @dataclass
 class Image:
-    """A PNG file written by a run."""
+    """A PNG file written by a run: ``title`` names it (also its alt text), ``caption`` says in a sentence
+    or two what it shows (axes, what to look for, the baselines' lines)."""
 
     path: Path
-    caption: str
+    title: str
+    caption: str = ""
+
+
+@dataclass
+class Audio:
+    """A sound file (a WAV) to play in the page: embedded in HTML with a player, linked in Markdown."""
+
+    path: Path
+    title: str
+    caption: str = ""
+    mime: str = "audio/wav"
 
 
 @dataclass
@@ -65,11 +85,14 @@ class FileLink:
     mime: str = "application/octet-stream"
 
 
-Block = Text | Bullets | Table | Image | Code | FileLink
+Block = Text | Bullets | Table | Image | Audio | Code | FileLink
+_KINDS = "Text, Bullets, Table, Image, Audio, Code, FileLink"
 
 
 @dataclass
 class Section:
+    """A titled part of the document; ``anchor`` is its id, the target of its link in the contents."""
+
     title: str
     anchor: str
     blocks: list[Block] = field(default_factory=list)
@@ -77,9 +100,32 @@ class Section:
 
 @dataclass
 class Document:
+    """``title``, then the contents (one link per section), then ``intro``, then the ``sections``."""
+
     title: str
     intro: list[Block]
     sections: list[Section]
+
+
+def check_anchors(doc: Document) -> None:
+    """Every section's anchor must be a plain id (letters, digits, ``-``, ``_``) used only once."""
+    seen: set[str] = set()
+    for s in doc.sections:
+        if not ANCHOR.fullmatch(s.anchor):
+            raise ValueError(
+                f"section anchor must be a letter then letters, digits, '-' or '_', got {s.anchor!r} "
+                f"(section {s.title!r})"
+            )
+        if s.anchor in seen:
+            raise ValueError(f"section anchors must be unique, got {s.anchor!r} twice")
+        seen.add(s.anchor)
+
+
+def _figure_caption(title: str, caption: str) -> str:
+    """``**Title.** Caption`` (inline markup), or the title alone."""
+    if not caption:
+        return title
+    return f"**{title}{'' if title.endswith(('.', '?', '!')) else '.'}** {caption}"
 
 
 # -- Markdown ------------------------------------------------------------------------------------------
@@ -105,19 +151,40 @@ def block_markdown(block: Block, base: Path) -> str:
         return "\n".join(lines)
     if isinstance(block, Image):
         if not Path(block.path).is_file():
-            return f"*({block.caption}: image missing)*"
-        return f"![{block.caption}]({_rel(block.path, base)})\n\n*{block.caption}*"
+            return f"*({block.title}: image missing)*"
+        alt = _md_link_text(block.title)
+        return f"![{alt}]({_rel(block.path, base)})\n\n{_figure_caption(block.title, block.caption)}"
+    if isinstance(block, Audio):
+        if not Path(block.path).is_file():
+            return f"*({block.title}: audio missing)*"
+        link = f"[▶ {_md_link_text(block.title)} ({Path(block.path).name})]({_rel(block.path, base)})"
+        return f"{link}\n\n{block.caption}" if block.caption else link
     if isinstance(block, Code):
         fence = "````" if "```" in block.text else "```"
         head = f"{block.caption}\n\n" if block.caption else ""
         return f"{head}{fence}text\n{block.text.rstrip()}\n{fence}"
     if isinstance(block, FileLink):
         return f"[{block.label}]({_rel(block.path, base)})"
-    raise TypeError(f"block must be one of Text, Bullets, Table, Image, Code, FileLink, got {type(block)}")
+    raise TypeError(f"block must be one of {_KINDS}, got {type(block)}")
+
+
+def _md_link_text(text: str) -> str:
+    return text.replace("[", "\\[").replace("]", "\\]").replace("\n", " ")
+
+
+def contents_markdown(doc: Document) -> str:
+    """The table of contents: a numbered list of links to the sections' anchors."""
+    items = [f"{i}. [{_md_link_text(s.title)}](#{s.anchor})" for i, s in enumerate(doc.sections, start=1)]
+    return "**Contents**\n\n" + "\n".join(items)
 
 
 def render_markdown(doc: Document, base: Path) -> str:
-    parts = [f"# {doc.title}", *(block_markdown(b, base) for b in doc.intro)]
+    """The whole document as Markdown; links relative to ``base`` (the report's folder)."""
+    check_anchors(doc)
+    parts = [f"# {doc.title}"]
+    if doc.sections:
+        parts.append(contents_markdown(doc))
+    parts += [block_markdown(b, base) for b in doc.intro]
     for s in doc.sections:
         parts.append(f'<a id="{s.anchor}"></a>\n\n## {s.title}')
         parts += [block_markdown(b, base) for b in s.blocks]
@@ -141,6 +208,10 @@ code { background: #f6f8fa; padding: .1em .3em; border-radius: 3px; font-size: .
 pre { background: #f6f8fa; padding: .8em; overflow-x: auto; white-space: pre-wrap; font-size: .88em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eaeef2; }
 figcaption { color: #57606a; font-size: .9em; }
+figure audio { width: 100%; max-width: 640px; display: block; margin-bottom: .3em; }
+nav.toc { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: .6em 1.2em;
+          display: inline-block; }
+nav.toc ol { margin: .3em 0; padding-left: 1.4em; }
 .caption { font-weight: 600; margin-bottom: .2em; }
 """
 
@@ -152,9 +223,9 @@ def inline_html(text: str) -> str:
     return _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", out)
 
 
-def _data_uri(path: Path, mime: str) -> str | None:
+def _data_uri(path: Path, mime: str, limit: int = EMBED_LIMIT) -> str | None:
     path = Path(path)
-    if not path.is_file() or path.stat().st_size > EMBED_LIMIT:
+    if not path.is_file() or path.stat().st_size > limit:
         return None
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -181,11 +252,23 @@ def block_html(block: Block, base: Path) -> str:
         return f"{cap}<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     if isinstance(block, Image):
         uri = _data_uri(block.path, "image/png")
-        cap = inline_html(block.caption)
         if uri is None:
-            return f"<p><em>({cap}: image missing)</em></p>"
-        alt = html.escape(block.caption)
+            return f"<p><em>({inline_html(block.title)}: image missing)</em></p>"
+        cap = inline_html(_figure_caption(block.title, block.caption))
+        alt = html.escape(block.title)
         return f'<figure><img src="{uri}" alt="{alt}"><figcaption>{cap}</figcaption></figure>'
+    if isinstance(block, Audio):
+        if not Path(block.path).is_file():
+            return f"<p><em>({inline_html(block.title)}: audio missing)</em></p>"
+        rel = html.escape(_rel(block.path, base))
+        src = _data_uri(block.path, block.mime, AUDIO_EMBED_LIMIT) or rel
+        cap = inline_html(_figure_caption(block.title, block.caption))
+        file = f'<a href="{rel}" download="{html.escape(Path(block.path).name)}">{rel}</a>'
+        return (
+            f'<figure class="audio"><audio controls preload="metadata" src="{src}">'
+            f"your browser cannot play {html.escape(block.mime)}: {file}</audio>"
+            f"<figcaption>{cap} (file: {file})</figcaption></figure>"
+        )
     if isinstance(block, Code):
         cap = f'<div class="caption">{inline_html(block.caption)}</div>' if block.caption else ""
         return f"{cap}<pre>{html.escape(block.text.rstrip(), quote=False)}</pre>"
@@ -198,11 +281,24 @@ def block_html(block: Block, base: Path) -> str:
             return f'<p><a href="{rel}">{label}</a></p>'
         also = f'(embedded; also at <a href="{rel}">{rel}</a>)'
         return f'<p><a href="{uri}" download="{name}">{label}</a> {also}</p>'
-    raise TypeError(f"block must be one of Text, Bullets, Table, Image, Code, FileLink, got {type(block)}")
+    raise TypeError(f"block must be one of {_KINDS}, got {type(block)}")
+
+
+def contents_html(doc: Document) -> str:
+    """The table of contents: a ``<nav>`` with a numbered list of links to the sections' ids."""
+    items = "".join(
+        f'<li><a href="#{html.escape(s.anchor)}">{inline_html(s.title)}</a></li>' for s in doc.sections
+    )
+    return f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{items}</ol></nav>'
 
 
 def render_html(doc: Document, base: Path) -> str:
-    body = [f"<h1>{inline_html(doc.title)}</h1>", *(block_html(b, base) for b in doc.intro)]
+    """The whole document as one self-contained HTML page (files embedded, links relative to ``base``)."""
+    check_anchors(doc)
+    body = [f"<h1>{inline_html(doc.title)}</h1>"]
+    if doc.sections:
+        body.append(contents_html(doc))
+    body += [block_html(b, base) for b in doc.intro]
     for s in doc.sections:
         body.append(f'<h2 id="{html.escape(s.anchor)}">{inline_html(s.title)}</h2>')
         body += [block_html(b, base) for b in s.blocks]

@@ -80,6 +80,7 @@ def summary_table(runs: Sequence[DemoRun], max_verdict: int = 60) -> str:
 
 
 def _overview(runs: Sequence[DemoRun], facts: TourFacts) -> list[Block]:
+    """The introduction above the sections: smoke mode, when and where, how to read the numbers."""
     budget = f" (budget {facts.budget_minutes:g} min)" if facts.budget_minutes else ""
     blocks: list[Block] = []
     if facts.smoke:
@@ -106,7 +107,12 @@ def _overview(runs: Sequence[DemoRun], facts: TourFacts) -> list[Block]:
             "better, ↑ where higher is."
         )
     )
-    blocks.append(Table(HEADER, summary_rows(runs), caption="Summary"))
+    return blocks
+
+
+def _summary(runs: Sequence[DemoRun]) -> Section:
+    """The summary table and, said plainly, every demo that misses its baseline or floor, or failed."""
+    blocks: list[Block] = [Table(HEADER, summary_rows(runs))]
     done = [r for r in runs if r.outcome is not None]
     misses = [f"**{r.demo.name}**: {r.outcome.statement}." for r in done if r.outcome.ok is False]  # type: ignore[union-attr]
     misses += [f"**{r.demo.name}** failed: `{r.error}`." for r in runs if r.status == "failed"]
@@ -117,11 +123,12 @@ def _overview(runs: Sequence[DemoRun], facts: TourFacts) -> list[Block]:
         ]
     elif done:
         blocks.append(Text("Every model that ran beats its best baseline and meets its floor in this run."))
-    return blocks
+    return Section("Summary", "summary", blocks)
 
 
 def build_document(runs: Sequence[DemoRun], facts: TourFacts) -> Document:
-    sections = []
+    """The report: the overview, the summary section, then one section per demo (anchored by its name)."""
+    sections = [_summary(runs)]
     for r in runs:
         blocks: list[Block]
         if r.outcome is not None:

@@ -3,7 +3,8 @@ baseline of the same split, the best value in bold), the headline row of the sum
 verdict, and the task's own outputs (plots, a text sample, the MIDI file, completions …).
 
 Verdicts follow the tasks' own criteria (``forecast.json``, ``music.json``, ``jump.json``,
-``compose.json`` and the artefacts ``after_training`` returns); the tour only restates them.
+``compose.json`` and the artefacts ``after_training`` returns); the tour only restates them. Every figure
+gets a caption that says how to read it: its axes, its lines and what to look for.
 """
 
 from __future__ import annotations
@@ -14,10 +15,61 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .blocks import Block, Bullets, Code, FileLink, Image, Table, Text
+from ..data.synth import SAMPLE_RATE, midi_to_wav
+from .blocks import Audio, Block, Bullets, Code, FileLink, Image, Table, Text
 from .demos import Demo, metric_label
 
 TEXT_FLOOR = 2.0  # bits per character of the full 15-minute run
+
+# -- figure captions (what each task's plot shows and how to read it) --------------------------------------
+CURVES_CAPTION = (
+    "Against the optimiser step: the training loss (blue, smoothed) and the validation loss (orange dots) "
+    "top left; the validation metric top right, with one dashed line per baseline at its validation "
+    "score: the model has learned something once its orange line passes them. Bottom: the gradient norm "
+    "before clipping (log scale; dashed: the clipping threshold) and the learning-rate schedule."
+)
+STOCKS_CAPTION = (
+    "Top: the actual adjusted close (black) over the last test days and each forecaster's price for that "
+    "day made {h} day(s) before: the network solid blue, the baselines dashed (persistence, the price "
+    "of the day before, in grey), each with its MAE in the legend; bottom: every forecast's absolute "
+    "error in dollars. Prices are close to a random walk, so every forecast hugs the day before; look for "
+    "the blue error staying below the grey one."
+)
+SERIES_FORECAST_CAPTION = (
+    "Top: the actual value at the last step of the horizon (black) over the last test origins and each "
+    "forecaster's prediction of it: the network solid blue, the baselines dashed (persistence in grey; "
+    "seasonal naive, the training mean, the linear AR), each with its MAE in the legend; bottom: every "
+    "forecast's absolute error. The network should follow the series' rises and falls that persistence "
+    "only repeats late."
+)
+HORIZON_CAPTION = (
+    "Test MAE (up) against how many steps ahead the forecast is (across, 1 … H), one line per forecaster: "
+    "the network solid blue with dots, the baselines dashed. Persistence is nearly exact one step ahead "
+    "and worsens with distance; the floor is judged at the last step, where the blue line should lie "
+    "clearly below every dashed one."
+)
+PIANOROLL_CAPTION = (
+    "Time in beats across (seconds on the top axis), pitch up with note names at every C and at every "
+    "pitch used; the primer in orange, the generated notes in blue, the rows of the primer's key shaded "
+    "green. Notes off the shaded rows are outside the key: a trained model keeps most notes on them and "
+    "moves mostly in small steps, as the chorales do."
+)
+AUDIO_CAPTION = (
+    f"The MIDI file rendered to a {SAMPLE_RATE:,} Hz mono WAV by rnnkit's own additive synthesiser "
+    "(harmonic sine partials with an attack-decay-sustain-release envelope), so it plays here with nothing "
+    "else installed; the primer comes first, then the generated notes."
+)
+PROBABILITY_CAPTION = (
+    "For a few test clips: the frames across, and under them the probability the model gives after "
+    "reading frames 0 … t (blue dots), the 0.5 decision line dashed, the frames with the dog in the air "
+    "shaded orange. On a jump clip the probability should rise with or after the shaded frames, not on "
+    "the first frame; on other clips it should stay low."
+)
+SALIENCY_CAPTION = (
+    "One clip's frames (top) and the saliency |∂ logit / ∂ pixel| of the model's answer on each of them "
+    "(bottom; brighter: the pixel moved the answer more). The bright spots should sit on the dog, above "
+    "all in the frames of the jump, not on the background or the distractors."
+)
 
 
 @dataclass
@@ -134,8 +186,13 @@ def _stocks(s: Any, m: dict, b: dict) -> tuple[str, bool, str, list[Block]]:
                 caption=f"Per ticker, {h} day ahead, in dollars (test period):",
             )
         )
+    h = rows[0]["h"] if rows else 1
     blocks += [
-        Image(s.run_dir / p, f"{Path(p).stem}: forecasts vs actual, test period")
+        Image(
+            s.run_dir / p,
+            f"{Path(p).stem.removeprefix('forecast-')}: {h}-day-ahead forecasts vs the price, test period",
+            STOCKS_CAPTION.format(h=h),
+        )
         for p in s.artifacts["plots"]
     ]
     blocks.append(
@@ -151,10 +208,10 @@ def _series(s: Any, m: dict, b: dict) -> tuple[str, bool, str, list[Block]]:
     series = s.info.get("series", "")
     blocks: list[Block] = [Text(f"Series: **{series}**. **Verdict:** {statement}.")]
     captions = {
-        "forecast.png": "forecasts vs actual, last test origins",
-        "horizon.png": "test MAE by steps ahead",
+        "forecast.png": ("Forecasts vs the actual series, last test origins", SERIES_FORECAST_CAPTION),
+        "horizon.png": ("Test MAE by steps ahead", HORIZON_CAPTION),
     }
-    blocks += [Image(s.run_dir / p, captions.get(p, p)) for p in s.artifacts["plots"]]
+    blocks += [Image(s.run_dir / p, *captions.get(p, (p, ""))) for p in s.artifacts["plots"]]
     return verdict, met, statement, blocks
 
 
@@ -175,9 +232,17 @@ def _music(s: Any, m: dict, b: dict) -> tuple[str, bool, str, list[Block]]:
             )
         )
     midi = s.run_dir / s.artifacts.get("midi", "sample.mid")
+    wav = s.run_dir / s.artifacts.get("audio", "sample.wav")
+    if not wav.is_file() and midi.is_file():  # a run from before the task wrote its audio
+        midi_to_wav(midi, wav)
+    blocks.append(Audio(wav, "Listen: the melody generated from C4", AUDIO_CAPTION))
     blocks.append(FileLink(midi, f"♫ the generated melody as MIDI ({midi.name})", "audio/midi"))
     blocks.append(
-        Image(s.run_dir / s.artifacts.get("pianoroll", "sample.png"), "piano roll of the melody from C4")
+        Image(
+            s.run_dir / s.artifacts.get("pianoroll", "sample.png"),
+            "Piano roll of the melody from C4",
+            PIANOROLL_CAPTION,
+        )
     )
     return verdict, lower, statement, blocks
 
@@ -193,9 +258,17 @@ def _jump(s: Any, m: dict, b: dict) -> tuple[str, bool, str, list[Block]]:
     statement = a.get("verdict", verdict)
     blocks: list[Block] = [Bullets([x.strip() for x in statement.split(";")])]
     if a.get("probability_plot"):
-        blocks.append(Image(s.run_dir / a["probability_plot"], "P(jump) after every frame on test clips"))
+        blocks.append(
+            Image(
+                s.run_dir / a["probability_plot"],
+                "P(jump) after every frame on test clips",
+                PROBABILITY_CAPTION,
+            )
+        )
     if a.get("saliency_plot"):
-        blocks.append(Image(s.run_dir / a["saliency_plot"], "saliency: where the model looked"))
+        blocks.append(
+            Image(s.run_dir / a["saliency_plot"], "Saliency: where the model looked", SALIENCY_CAPTION)
+        )
     return verdict, met and order and frame_ok, statement, blocks
 
 
@@ -257,7 +330,7 @@ def describe(demo: Demo, summary: Any, wall_seconds: float, report_dir: Path) ->
         Text(facts),
         metric_table(demo, metrics, baselines),
         *extra,
-        Image(summary.run_dir / "curves.png", "training curves (loss and validation metric)"),
+        Image(summary.run_dir / "curves.png", "Training curves", CURVES_CAPTION),
         Text(f"Run directory: `{_shown(summary.run_dir, report_dir)}`. Full-budget run: {demo.full_run}."),
     ]
     return Outcome(
