@@ -189,6 +189,8 @@ def test_music_tour_page_has_contents_captions_and_a_playable_melody(music_tour)
     assert len(audio) == 1
     wav = re.findall(r"\]\(([^)]+\.wav)\)", md)
     assert len(wav) == 1 and wav[0].endswith("/sample.wav")
+    run_md = (music_tour / wav[0]).with_name("music.md").read_text()
+    assert ", sample.wav and sample.png;" in run_md  # the task wrote the WAV beside the MIDI itself
     data = base64.b64decode(audio[0])
     assert data == (music_tour / wav[0]).read_bytes()
     x, rate = read_wav(data)

@@ -81,26 +81,29 @@ def sample_melody(
 
 
 def write_song(primed: list[Event], generated: list[Event], out: Path, prime: str) -> str:
-    """Write ``primed + generated`` to ``out`` (MIDI) and ``out`` with ``.png`` (piano roll, titled with
-    ``prime``); returns a one-line summary."""
+    """Write ``primed + generated`` to ``out`` (MIDI), ``out`` with ``.wav`` (the MIDI rendered to audio)
+    and with ``.png`` (piano roll, titled with ``prime``); returns a one-line summary."""
     from ..data.midi import write_midi
+    from ..data.synth import midi_to_wav
     from ..plots import plot_pianoroll
 
     out = Path(out)
     tonic = next(e.pitch for e in primed if e.pitch is not None)
     song = primed + generated
     write_midi(song, out, tempo_bpm=TEMPO_BPM)
+    wav = midi_to_wav(out)
     png = out.with_suffix(".png")
     mode, share = (
         best_key(generated, tonic) if any(e.pitch is not None for e in generated) else ("major", 0.0)
     )
     key = f"{NOTE_NAMES[tonic % 12]} {mode}"
+    title = f"primer {prime} ({key})"
     plot_pianoroll(
-        song, png, prime_count=len(primed), tonic=tonic, mode=mode, title=f"primer {prime} ({key})"
+        song, png, prime_count=len(primed), tonic=tonic, mode=mode, title=title, tempo_bpm=TEMPO_BPM
     )
     seconds = sum(e.duration for e in song) * 60 / TEMPO_BPM
     return (
-        f"wrote {out} ({len(song)} events, {seconds:.0f} s at {TEMPO_BPM:g} bpm) and {png}; "
+        f"wrote {out} ({len(song)} events, {seconds:.0f} s at {TEMPO_BPM:g} bpm), {wav} and {png}; "
         f"{share:.0%} of the generated notes are in {key}"
     )
 
