@@ -6,7 +6,7 @@
 
 ``--label`` names the configuration: ``default`` for ``rnnkit train --task NAME`` as it ships. Run it
 on the machine that trained the run (the record describes this machine). The record goes to
-``benchmarks/results/runs/<task>-<label>-<date>-<cpu family>.json``.
+``benchmarks/results/run-records/<task>-<label>-<date>-<cpu family>.json``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ if __name__ == "__main__":
     parser.add_argument("--label", default="default", help="the configuration's name (default: default)")
     args = parser.parse_args()
     try:
-        path = record_run(args.run_dir, ROOT / "benchmarks" / "results" / "runs", args.label)
+        path = record_run(args.run_dir, ROOT / "benchmarks" / "results" / "run-records", args.label)
     except (OSError, ValueError) as e:
         print(f"record_run: {e}", file=sys.stderr)
         sys.exit(1)

@@ -19,6 +19,7 @@ from .cells import (
 )
 from .layers import GRU, LSTM, RNN, create_layer
 from .min_layers import MinGRU, MinLSTM
+from .run import Run, load_run
 from .scan import RecurrentLayer, Trace, backend_status, backends
 from .ur_layers import URGRU, URLSTM
 
@@ -38,6 +39,7 @@ __all__ = [
     "MinLSTM",
     "RNNCell",
     "RecurrentLayer",
+    "Run",
     "Trace",
     "URGRUCell",
     "URLSTMCell",
@@ -47,6 +49,7 @@ __all__ = [
     "create_layer",
     "get_cell",
     "list_cells",
+    "load_run",
     "models",
     "register_cell",
 ]

@@ -45,6 +45,12 @@ def _diagnose(results: Path) -> str:
     return render_diagnose_section(results)
 
 
+def _stocks(results: Path) -> str:
+    from .tasks.readme_tables import render_stocks_section
+
+    return render_stocks_section(results / "run-records")
+
+
 def _tour(results: Path) -> str:
     from .tour.records import render_tour_section
 
@@ -59,6 +65,7 @@ SECTIONS: dict[str, Callable[[Path], str]] = {
     "tour": _tour,
     "gating": _gating,
     "diagnose": _diagnose,
+    "run:stocks": _stocks,
 }
 
 

@@ -36,7 +36,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=0.6,
         help="GNMT length normalisation alpha: 0 favours short completions (default 0.6)",
     )
-    p.add_argument("--out-dir", default="runs", help="where to look for the latest run (default runs)")
+    p.add_argument(
+        "--out-dir",
+        default="runs",
+        help="where to look for the latest run: DIR/<run> and DIR/*/<run>, "
+        "such as the tour's runs/tour/<run> (default runs)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.set_defaults(func=run)
 
@@ -45,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..data.compose import Vocab
     from ..tasks.compose_report import format_completions
-    from ..tasks.runner import latest_run, load_run
+    from ..tasks.runner import choose_run, load_run
 
     for name in ("num", "beam", "words"):
         value = getattr(args, name)
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         prompts = []
     if not prompts:
         raise ValueError('give the start of a sentence, e.g. rnnkit compose "And the LORD spake unto"')
-    path = args.run or latest_run(args.out_dir, "compose")
+    path = choose_run(args.run, args.out_dir, "compose", echo=lambda s: print(s, file=sys.stderr))
     loaded = load_run(path, args.checkpoint, args.device, tasks=["compose"])
     vocab = Vocab.from_json(loaded.state["vocab"])
     words = args.words or loaded.cfg.data.max_continuation

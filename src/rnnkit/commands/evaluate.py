@@ -27,17 +27,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--checkpoint", choices=("best", "last"), default="best", help="which checkpoint (default best)"
     )
     p.add_argument("--split", default="val", help="val or test, as the task provides (default val)")
-    p.add_argument("--out-dir", default="runs", help="where to look for the latest run (default runs)")
+    p.add_argument(
+        "--out-dir",
+        default="runs",
+        help="where to look for the latest run: DIR/<run> and DIR/*/<run>, "
+        "such as the tour's runs/tour/<run> (default runs)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.set_defaults(func=run)
 
 
 @cli_errors("evaluate")
 def run(args: argparse.Namespace) -> int:
-    from ..tasks.runner import evaluate_run, format_table, latest_run, load_run
+    from ..tasks.runner import choose_run, evaluate_run, format_table, load_run
     from ..train.io import atomic_write_text
 
-    path = args.run or latest_run(args.out_dir, args.task)
+    path = choose_run(args.run, args.out_dir, args.task)  # the run's line below names it
     loaded = load_run(path, args.checkpoint, args.device, tasks=[args.task] if args.task else None)
     print(f"run: {loaded.run_dir}  checkpoint: {loaded.checkpoint.name}  task: {loaded.task.name}")
     metrics, baselines, _ = evaluate_run(loaded, args.split)

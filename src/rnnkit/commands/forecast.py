@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .train import check_out_file, cli_errors
 
@@ -29,17 +30,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--column", help="series task: the value column of --csv")
     p.add_argument("--date-column", help="series task: the date/time column of --csv")
     p.add_argument("--out", metavar="FILE", help="also write the forecasts to this CSV")
-    p.add_argument("--out-dir", default="runs", help="where to look for the latest run (default runs)")
+    p.add_argument(
+        "--out-dir",
+        default="runs",
+        help="where to look for the latest run: DIR/<run> and DIR/*/<run>, "
+        "such as the tour's runs/tour/<run> (default runs)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.set_defaults(func=run)
 
 
 @cli_errors("forecast")
 def run(args: argparse.Namespace) -> int:
-    from ..tasks.runner import latest_run, load_run
+    from ..tasks.runner import choose_run, load_run
 
     check_out_file("--out", args.out)
-    path = args.run or latest_run(args.out_dir, args.task)
+    path = choose_run(args.run, args.out_dir, args.task, echo=lambda s: print(s, file=sys.stderr))
     loaded = load_run(path, args.checkpoint, args.device, tasks=FORECAST_TASKS)
     forecast = getattr(loaded.task, "forecast", None)
     if forecast is None:

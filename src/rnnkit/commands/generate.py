@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .train import check_out_file, cli_errors
 
@@ -36,19 +37,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=float, help="sample only from the smallest set with probability >= p")
     p.add_argument("--seed", type=int, help="fixes the sample (default: a different one each time)")
     p.add_argument("--out", metavar="FILE", help="also write the result to FILE")
-    p.add_argument("--out-dir", default="runs", help="where to look for the latest run (default runs)")
+    p.add_argument(
+        "--out-dir",
+        default="runs",
+        help="where to look for the latest run: DIR/<run> and DIR/*/<run>, "
+        "such as the tour's runs/tour/<run> (default runs)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     p.set_defaults(func=run)
 
 
 @cli_errors("generate")
 def run(args: argparse.Namespace) -> int:
-    from ..tasks.runner import latest_run, load_run
+    from ..tasks.runner import choose_run, load_run
 
     if args.steps is not None and args.steps < 0:
         raise ValueError(f"--steps must be >= 0, got {args.steps}")
     check_out_file("--out", args.out)
-    path = args.run or latest_run(args.out_dir, args.task)
+    path = choose_run(args.run, args.out_dir, args.task, echo=lambda s: print(s, file=sys.stderr))
     loaded = load_run(path, args.checkpoint, args.device)
     try:
         return loaded.task.generate(loaded, args)

@@ -188,18 +188,18 @@ class MusicTask(Task):
 
     def generate(self, run: Any, args: argparse.Namespace) -> int:
         from ..data.music_vocab import EventVocab
-        from .music_report import compose
+        from .music_report import GENERATE_PRIME, GENERATE_STEPS, GENERATE_TEMPERATURE, compose
 
         vocab = EventVocab.from_json(run.state["vocab"])
         out = Path(args.out) if args.out else run.run_dir / "song.mid"
         if out.suffix.lower() not in (".mid", ".midi"):
             raise ValueError(f"--out must name a .mid file, got {str(out)!r}")
-        steps = 64 if args.steps is None else args.steps
-        temperature = 0.9 if args.temperature is None else args.temperature
+        steps = GENERATE_STEPS if args.steps is None else args.steps
+        temperature = GENERATE_TEMPERATURE if args.temperature is None else args.temperature
         summary = compose(
             run.model,
             vocab,
-            args.prime or "C4",
+            args.prime or GENERATE_PRIME,
             steps,
             out,
             temperature,

@@ -3,7 +3,7 @@
 ``python benchmarks/record_run.py RUN_DIR --label default`` copies what a finished run wrote — its
 ``config.json``, ``summary.json`` (metrics and baselines per split, steps, minutes), the task's report
 (``forecast.json``, ``music.json``, ``jump.json`` or ``compose.json``) and ``sample.txt`` — with a
-description of the machine into ``benchmarks/results/runs/<task>-<label>-<date>-<cpu family>.json``.
+description of the machine into ``benchmarks/results/run-records/<task>-<label>-<date>-<cpu family>.json``.
 The label names the configuration (``default`` for ``rnnkit train --task NAME`` as it ships); the
 README renders each task's figures from the newest record of a label (``rnnkit.readme``).
 """

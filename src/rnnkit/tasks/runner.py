@@ -480,26 +480,72 @@ def find_checkpoint(path: str | Path, which: str = "best") -> Path:
     )
 
 
-def latest_run(out_dir: str | Path = "runs", task: str | None = None) -> Path:
-    """The most recently written run directory of ``task`` under ``out_dir``."""
+#: where a run is looked for under an ``out_dir``: ``<out_dir>/<run>`` and one folder deeper, where the
+#: tour keeps its runs (``runs/tour/<run>``)
+RUN_PATTERNS = ("*/checkpoints/last.safetensors", "*/*/checkpoints/last.safetensors")
+
+
+def trained_runs(out_dir: str | Path = "runs") -> list[tuple[float, Path, str]]:
+    """(time of the last checkpoint, run directory, task) of every trained run under ``out_dir``, directly
+    in it or one folder deeper (see :data:`RUN_PATTERNS`); folders without a readable config are skipped."""
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise ValueError(f"--out-dir {str(out_dir)!r} is a file, expected the folder that holds the runs")
     runs = []
-    for d in Path(out_dir).glob("*/checkpoints/last.safetensors"):
-        run_dir = d.parent.parent
-        try:
-            run_task = json.loads((run_dir / "config.json").read_text())["task"]
-        except (OSError, ValueError, KeyError):
-            continue
-        if task is None or run_task == task:
-            runs.append((d.stat().st_mtime, run_dir))
-    if not runs:
-        what = f"{task} run" if task else "run"
-        raise FileNotFoundError(
-            f"no trained {what} under {str(out_dir)!r}; train one with "
-            f"`rnnkit train --task {task or 'text'}` or pass the run directory"
-        )
-    return max(runs)[1]
+    for pattern in RUN_PATTERNS:
+        for ck in Path(out_dir).glob(pattern):
+            run_dir = ck.parent.parent
+            try:
+                run_task = json.loads((run_dir / "config.json").read_text())["task"]
+                mtime = ck.stat().st_mtime
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if isinstance(run_task, str):
+                runs.append((mtime, run_dir, run_task))
+    return runs
+
+
+def latest_run(out_dir: str | Path = "runs", task: str | None = None) -> Path:
+    """The most recently trained run directory of ``task`` (any task when None) under ``out_dir``: a run
+    directly in it (``runs/<run>``) or one folder deeper, as the tour keeps them (``runs/tour/<run>``);
+    the newest ``last`` checkpoint wins. When there is none, the ``FileNotFoundError`` says where it
+    looked, which other tasks' runs are there, and how to get one."""
+    runs = trained_runs(out_dir)
+    mine = [(mtime, str(run_dir), run_dir) for mtime, run_dir, t in runs if task is None or t == task]
+    if mine:
+        return max(mine)[2]
+    raise FileNotFoundError(_no_run_message(out_dir, task, sorted({t for _, _, t in runs})))
+
+
+def _no_run_message(out_dir: str | Path, task: str | None, others: list[str]) -> str:
+    base = Path(out_dir)
+    what = f"{task} run" if task else "run"
+    missing = "" if base.is_dir() else "; that folder does not exist"
+    found = f"; it holds {', '.join(others)} runs" if others else ""
+    name = task or "text"
+    short = "tour" in get_task(name).presets
+    ways = [f"`rnnkit train --task {name}" + (" --preset tour` (a short run)" if short else "`")]
+    if task is None:
+        ways.append("`rnnkit tour` (every demo)")
+    elif short:
+        ways.append(f"`rnnkit tour --only {name}`")
+    return (
+        f"no trained {what} under {str(out_dir)!r} (looked in {base / '<run>'} and {base / '*' / '<run>'}, "
+        f"where the tour keeps its runs{missing}{found}); train one with {' or '.join(ways)}, "
+        "or name a run directory, or the folder that holds your runs with --out-dir"
+    )
+
+
+def choose_run(
+    run: str | Path | None, out_dir: str | Path = "runs", task: str | None = None, echo: Echo | None = None
+) -> Path:
+    """``run`` when given, else the latest run of ``task`` under ``out_dir`` (:func:`latest_run`), which
+    ``echo`` then names: the commands say which run they picked."""
+    if run is not None and str(run) != "":
+        return Path(run)
+    path = latest_run(out_dir, task)
+    if echo is not None:
+        echo(f"using run {path} (the latest {task + ' ' if task else ''}run under {out_dir})")
+    return path
 
 
 def load_run(

@@ -18,7 +18,9 @@ naive baseline (``forecast.md`` says whether it is met).
 from __future__ import annotations
 
 import argparse
+import copy
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -48,14 +50,17 @@ class SeriesDataConfig:
     ar_order: int = option(24, "lags of the linear AR(p) reference", low=1)
 
 
-def load_data(cfg: Config, *, split: bool = True):
-    """The run's series, prepared (``split=False``: no split, for forecasting after its end)."""
+def load_data(cfg: Config, *, split: bool = True, series: Any = None):
+    """The run's series (or ``series``, a pandas Series of numbers indexed by time or row, NaN where
+    missing), prepared (``split=False``: no split, for forecasting after its end)."""
     from ..data.series import BUILTIN_SERIES, SeriesConfig, load_builtin, load_csv, prepare_series
 
     d = cfg.data
     if d.ar_order > d.window:
         raise ValueError(f"data.ar_order must be <= data.window={d.window}, got {d.ar_order}")
     sc = SeriesConfig(d.window, d.horizon, d.val_frac, d.test_frac, d.max_gap, d.time_features)
+    if series is not None:
+        return prepare_series(series, sc, split=split)
     if d.csv:
         if not d.column:
             raise ValueError(
@@ -218,14 +223,33 @@ class SeriesTask(ForecastTask):
         ``csv``/``column``/``date_column`` to forecast another series, ``out`` for a CSV)."""
         from .series_report import forecast_next
 
-        for key in ("csv", "column", "date_column"):
-            if getattr(args, key, None):
-                setattr(run.cfg.data, key, getattr(args, key))
-        d = run.cfg.data
-        source = f"csv file {d.csv!r} (column {d.column!r})" if d.csv else f"the series {d.series!r}"
-        data = load_data(run.cfg, split=False)
+        keys = ("csv", "column", "date_column")
+        _, data, source = forecast_data(run.cfg, **{k: getattr(args, k, None) for k in keys})
         print(forecast_next(run.model, data, getattr(args, "out", None), source))
         return 0
+
+
+def forecast_data(
+    cfg: Config,
+    csv: str | os.PathLike[str] | None = None,
+    column: str | None = None,
+    date_column: str | None = None,
+    *,
+    series: Any = None,
+) -> tuple[Config, Any, str]:
+    """What a series run forecasts from: (its config, with ``csv``/``column``/``date_column`` in place of
+    its own where given — a copy: ``cfg`` is left as it is —, the series prepared without a split, its
+    name for messages). ``series``, a pandas Series, is forecast instead of any file."""
+    cfg = copy.deepcopy(cfg)
+    if series is not None:
+        name = f"the series given ({series.name})" if getattr(series, "name", None) else "the series given"
+        return cfg, load_data(cfg, split=False, series=series), name
+    for key, value in (("csv", csv), ("column", column), ("date_column", date_column)):
+        if value:
+            setattr(cfg.data, key, os.fspath(value) if key == "csv" else value)
+    d = cfg.data
+    source = f"csv file {d.csv!r} (column {d.column!r})" if d.csv else f"the series {d.series!r}"
+    return cfg, load_data(cfg, split=False), source
 
 
 def series_origins(source: WindowSource) -> np.ndarray:

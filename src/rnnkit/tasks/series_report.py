@@ -81,9 +81,10 @@ def write_report(
 
 
 @torch.no_grad()
-def forecast_next(model: nn.Module, data: Any, out: str | None = None, source: str = "the series") -> str:
-    """The network's forecast of the H steps after the last one, as a table (and a CSV at ``out``);
-    ``source`` names the series in messages."""
+def forecast_frame(model: nn.Module, data: Any, source: str = "the series") -> pd.DataFrame:
+    """The network's forecast of the H steps after the last one: columns ``time`` (the step's timestamp,
+    or its row number for a series without dates) and ``forecast`` (in the series' units); ``source``
+    names the series in messages."""
     W = data.config.window
     if len(data.values) < W + 1:
         raise ValueError(
@@ -104,8 +105,15 @@ def forecast_next(model: nn.Module, data: Any, out: str | None = None, source: s
         when = [str(data.index[-1] + step * (h + 1)) for h in range(data.horizon)]
     else:
         when = [str(len(data.values) + h) for h in range(data.horizon)]
+    return pd.DataFrame({"time": when, "forecast": values})
+
+
+def forecast_next(model: nn.Module, data: Any, out: str | None = None, source: str = "the series") -> str:
+    """The network's forecast of the H steps after the last one (:func:`forecast_frame`), as a table (and
+    a CSV at ``out``); ``source`` names the series in messages."""
+    frame = forecast_frame(model, data, source)
     if out:
-        frame = pd.DataFrame({"time": when, "forecast": values})
         atomic_write_text(out, frame.to_csv(index=False))
     last = f"last value {data.values[-1]:.4g}{' ' + data.unit if data.unit else ''} at {data.index[-1]}"
-    return last + "\n" + "\n".join(f"{w}  {v:.4g}" for w, v in zip(when, values, strict=True))
+    rows = zip(frame["time"], frame["forecast"], strict=True)
+    return last + "\n" + "\n".join(f"{w}  {v:.4g}" for w, v in rows)

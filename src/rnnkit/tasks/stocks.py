@@ -23,6 +23,8 @@ more than noise. The report says so when it does not.
 from __future__ import annotations
 
 import argparse
+import copy
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -188,9 +190,16 @@ class StocksTask(ForecastTask):
         ``csv`` to forecast another price file, ``out`` for a CSV of the forecasts)."""
         from .stocks_report import forecast_next
 
-        if getattr(args, "csv", None):
-            run.cfg.data.csv = args.csv
-        data = load_data(run.cfg, split=False)
-        source = f"csv file {run.cfg.data.csv!r}" if run.cfg.data.csv else "the built-in prices"
-        print(forecast_next(run.model, data, run.cfg, getattr(args, "out", None), source))
+        cfg, data, source = forecast_data(run.cfg, getattr(args, "csv", None))
+        print(forecast_next(run.model, data, cfg, getattr(args, "out", None), source))
         return 0
+
+
+def forecast_data(cfg: Config, csv: str | os.PathLike[str] | None = None) -> tuple[Config, Any, str]:
+    """What a stocks run forecasts from: (its config, with ``csv`` in place of its prices when given —
+    a copy: ``cfg`` is left as it is —, those prices prepared without a split, their name for messages)."""
+    cfg = copy.deepcopy(cfg)
+    if csv:
+        cfg.data.csv = os.fspath(csv)
+    data = load_data(cfg, split=False)
+    return cfg, data, f"csv file {cfg.data.csv!r}" if cfg.data.csv else "the built-in prices"

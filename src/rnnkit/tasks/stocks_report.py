@@ -91,16 +91,15 @@ def write_report(stocks: Any, pred: np.ndarray, cfg: Config, run_dir: Path) -> d
 
 
 @torch.no_grad()
-def forecast_next(
-    model: nn.Module, stocks: Any, cfg: Config, out: str | None = None, source: str = "the prices"
-) -> str:
-    """A table of the network's price forecasts h trading days after the last day of each ticker
-    (also written as CSV to ``out`` when given); ``source`` names the data in messages."""
+def forecast_rows(
+    model: nn.Module, stocks: Any, cfg: Config, source: str = "the prices"
+) -> list[dict[str, Any]]:
+    """The network's price forecast h trading days after the last day of each ticker, one row per
+    ticker and horizon: ticker, last_day, close, days_ahead, forecast, log_return (the forecast
+    log-return); ``source`` names the data in messages."""
     hs = tuple(cfg.data.horizons)
     W = cfg.data.window
     model.eval()
-    lines = ["| ticker | last day | close | " + " | ".join(f"+{h}d forecast (change)" for h in hs) + " |"]
-    lines.append("|---" * (3 + len(hs)) + "|")
     rows = []
     for t in stocks.tickers.values():
         if len(t.features) < W + 1:
@@ -113,11 +112,30 @@ def forecast_next(
             raise ValueError(f"{t.ticker}: the last {W} days must have complete bars to forecast")
         r = model.predict(x)[:, 0].double().numpy()  # (K,) h-day log-returns
         p = t.price[-1]
-        cells = " | ".join(f"{p * np.exp(v):.2f} ({100 * np.expm1(v):+.2f}%)" for v in r)
-        lines.append(f"| {t.ticker} | {t.dates[-1].date()} | {p:.2f} | {cells} |")
         for h, v in zip(hs, r, strict=True):
             rows.append({"ticker": t.ticker, "last_day": str(t.dates[-1].date()), "close": p, "days_ahead": h,
                          "forecast": p * np.exp(v), "log_return": v})  # fmt: skip
+    return rows
+
+
+def forecast_next(
+    model: nn.Module, stocks: Any, cfg: Config, out: str | None = None, source: str = "the prices"
+) -> str:
+    """A table of the network's price forecasts h trading days after the last day of each ticker
+    (:func:`forecast_rows`, also written as CSV to ``out`` when given); ``source`` names the data in
+    messages."""
+    hs = tuple(cfg.data.horizons)
+    rows = forecast_rows(model, stocks, cfg, source)
+    lines = ["| ticker | last day | close | " + " | ".join(f"+{h}d forecast (change)" for h in hs) + " |"]
+    lines.append("|---" * (3 + len(hs)) + "|")
+    for i in range(0, len(rows), len(hs)):
+        first = rows[i]
+        p = first["close"]
+        cells = " | ".join(
+            f"{p * np.exp(r['log_return']):.2f} ({100 * np.expm1(r['log_return']):+.2f}%)"
+            for r in rows[i : i + len(hs)]
+        )
+        lines.append(f"| {first['ticker']} | {first['last_day']} | {p:.2f} | {cells} |")
     if out:
         import pandas as pd
 

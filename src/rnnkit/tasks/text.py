@@ -14,8 +14,10 @@ unigram and a bigram model (add-1 smoothing) fitted on the training text in the 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +34,8 @@ from ..train.outputs import LossOutput
 from .base import Task, TaskData
 
 KJV_PRIME = "And God said"
+#: what ``rnnkit generate`` (and ``Run.generate``) samples unless told otherwise
+GENERATE_STEPS, GENERATE_TEMPERATURE = 500, 0.8
 
 
 @dataclass
@@ -188,26 +192,44 @@ class TextTask(Task):
     def generate(self, run: Any, args: argparse.Namespace) -> int:
         vocab = CharVocab(run.state["chars"])
         prime = args.prime if args.prime is not None else run.state["default_prime"]
-        if not prime:
-            raise ValueError("--prime must not be empty")
-        ids = vocab.encode(prime.replace("\\n", "\n"), "--prime").tolist()
-        steps = 500 if args.steps is None else args.steps
-        temperature = 0.8 if args.temperature is None else args.temperature
+        steps = GENERATE_STEPS if args.steps is None else args.steps
+        temperature = GENERATE_TEMPERATURE if args.temperature is None else args.temperature
         out = sys.stdout
-        pieces = [vocab.decode(ids)]
-        out.write(pieces[0])
-        out.flush()
-        stream = run.model.generate(ids, steps, temperature, args.top_k, args.top_p, seed=args.seed)
-        for token in stream:
-            ch = vocab.chars[token]
-            pieces.append(ch)
-            out.write(ch)
+        pieces = []
+        prime = prime.replace("\\n", "\n")
+        stream = stream_text(
+            run.model, vocab, prime, steps, temperature, args.top_k, args.top_p, args.seed, name="--prime"
+        )
+        for piece in stream:
+            pieces.append(piece)
+            out.write(piece)
             out.flush()
         out.write("\n")
         if args.out:
             atomic_write_text(args.out, "".join(pieces) + "\n")
             print(f"wrote {args.out}", file=sys.stderr)
         return 0
+
+
+def stream_text(
+    model: nn.Module,
+    vocab: CharVocab,
+    prime: str,
+    steps: int = GENERATE_STEPS,
+    temperature: float = GENERATE_TEMPERATURE,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    *,
+    name: str = "prime",
+) -> Iterator[str]:
+    """``prime``, then each character sampled after it as it comes, carrying the recurrent state (what
+    ``rnnkit generate`` streams and ``Run.generate`` joins); ``name`` is the argument errors name."""
+    if not prime:
+        raise ValueError(f"{name} must not be empty")
+    ids = vocab.encode(prime, name).tolist()
+    tokens = model.generate(ids, steps, temperature, top_k, top_p, seed=seed)  # checks its arguments now
+    return itertools.chain([vocab.decode(ids)], (vocab.chars[t] for t in tokens))
 
 
 def text_sample(model: nn.Module, vocab: CharVocab, prime: str, steps: int, seed: int = 0) -> str:
