@@ -99,7 +99,8 @@ def forecast_frame(model: nn.Module, data: Any, source: str = "the series") -> p
             f"found {gaps} missing"
         )
     model.eval()
-    values = data.values[-1] + model.predict(x)[:, 0].double().numpy()  # (H,)
+    change = model.predict(x.to(next(model.parameters()).device))[:, 0].double().cpu().numpy()  # (H,)
+    values = data.values[-1] + change
     if isinstance(data.index, pd.DatetimeIndex):
         step = data.index[-1] - data.index[-2]
         when = [str(data.index[-1] + step * (h + 1)) for h in range(data.horizon)]

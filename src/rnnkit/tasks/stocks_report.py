@@ -100,6 +100,7 @@ def forecast_rows(
     hs = tuple(cfg.data.horizons)
     W = cfg.data.window
     model.eval()
+    device = next(model.parameters()).device
     rows = []
     for t in stocks.tickers.values():
         if len(t.features) < W + 1:
@@ -110,7 +111,7 @@ def forecast_rows(
         x = torch.tensor(t.features[-W:], dtype=torch.float32)  # (W, F)
         if not torch.isfinite(x).all():
             raise ValueError(f"{t.ticker}: the last {W} days must have complete bars to forecast")
-        r = model.predict(x)[:, 0].double().numpy()  # (K,) h-day log-returns
+        r = model.predict(x.to(device))[:, 0].double().cpu().numpy()  # (K,) h-day log-returns
         p = t.price[-1]
         for h, v in zip(hs, r, strict=True):
             rows.append({"ticker": t.ticker, "last_day": str(t.dates[-1].date()), "close": p, "days_ahead": h,
