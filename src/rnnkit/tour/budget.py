@@ -73,6 +73,21 @@ class Budget:
         share = max(0.0, left - reserve) / 60.0 * preset / presets
         return round(min(MAX_SHARE * preset, max(MIN_SHARE * preset, share)), 3)
 
+    def overhead_s(self, demo: str) -> float:
+        """Expected seconds of ``demo`` outside its training loop, scaled like the reserve."""
+        return self.scale() * OVERHEAD_S.get(demo, 30.0)
+
+    def progress(self) -> str:
+        """The tour's progress in words: ``3.2 of 10.0 min used, 6.8 left`` (``3.2 min elapsed`` without
+        a budget) — minutes always, never a count that would predict hours for a tour of minutes."""
+        used = self.elapsed() / 60.0
+        if self.total_s is None:
+            return f"{used:.1f} min elapsed"
+        total = self.total_s / 60.0
+        if used > total:
+            return f"{used:.1f} min used, {used - total:.1f} over the {total:.1f}-min budget"
+        return f"{used:.1f} of {total:.1f} min used, {total - used:.1f} left"
+
     def finished(self, demo: str, wall_s: float, training_s: float) -> None:
         """Record a finished demo's real overhead (wall time minus its training loop)."""
         self._spent += max(0.0, wall_s - training_s)

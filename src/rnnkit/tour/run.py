@@ -139,8 +139,21 @@ def demo_config(demo: Demo, opts: TourOptions, minutes: float | None) -> Any:
 
 
 def _header(i: int, n: int, run: DemoRun, budget: Budget, echo: Echo) -> None:
-    train = "" if run.train_minutes is None else f", training {run.train_minutes:.2f} min"
-    echo(f"\n━━ [{i}/{n}] {run.demo.title}  ({budget.elapsed() / 60:.1f} min elapsed{train})")
+    """The demo's place in the tour and its share of the time (its training bar then counts that share)."""
+    share = ""
+    if run.train_minutes is not None:
+        rest = budget.overhead_s(run.demo.name) / 60
+        share = (
+            f"; this demo: {run.train_minutes:.2f} min of training + ≈{rest:.1f} min of data, baselines"
+            " and evaluation"
+        )
+    echo(f"\n━━ [{i}/{n}] {run.demo.title}  (tour: {budget.progress()}{share})")
+
+
+def _footer(run: DemoRun, budget: Budget, echo: Echo) -> None:
+    """How long the demo took and where the tour stands."""
+    if run.status in ("ok", "failed"):
+        echo(f"── {run.demo.name}: {run.status} in {run.seconds / 60:.1f} min (tour: {budget.progress()})")
 
 
 def _run_one(run: DemoRun, opts: TourOptions, out: Path, budget: Budget, echo: Echo) -> None:
@@ -198,6 +211,7 @@ def run_tour(opts: TourOptions, echo: Echo = print) -> TourResult:
             run.train_minutes = None if opts.smoke else budget.training_minutes(run.demo.name, remaining)
             _header(i, len(runs), run, budget, echo)
             _run_one(run, opts, out, budget, echo)
+            _footer(run, budget, echo)
             facts.seconds, facts.load_end = budget.elapsed(), _load()
             write_reports(out, runs, facts)
             if run.status == "interrupted":

@@ -15,6 +15,7 @@ Starting mid-epoch skips the first ``start`` batches of that epoch.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
@@ -92,17 +93,41 @@ def num_batches(source: BatchSource) -> int | None:
 
 
 class ProgressSource:
-    """A source whose first epoch shows a progress bar (for long evaluations)."""
+    """A source whose epochs show a tqdm bar (for long evaluations): one bar per epoch, labelled
+    ``desc``, counting batches against the epoch's length when the source knows it (a mid-epoch
+    ``start`` counts from there), on ``file`` (default ``sys.stderr``), redrawn at most every
+    ``mininterval`` seconds; ``disable`` draws nothing. The bar is removed when the epoch ends or its
+    reader stops early."""
 
-    def __init__(self, source: BatchSource, desc: str) -> None:
-        self.source, self.desc = source, desc
+    def __init__(
+        self,
+        source: BatchSource,
+        desc: str,
+        *,
+        file: Any = None,
+        disable: bool = False,
+        mininterval: float = 0.1,
+    ) -> None:
+        if not isinstance(desc, str):
+            raise TypeError(f"desc must be a str, got {type(desc).__name__}")
+        self.source, self.desc, self.file, self.disable = source, desc, file, disable
+        self.mininterval = mininterval
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
         from tqdm.auto import tqdm
 
         total = num_batches(self.source)
         yield from tqdm(
-            self.source.epoch(epoch, start), total=total, desc=self.desc, leave=False, unit="batch"
+            self.source.epoch(epoch, start),
+            total=total,
+            initial=min(start, total) if total is not None else start,
+            desc=self.desc,
+            leave=False,
+            unit="batch",
+            file=self.file or sys.stderr,
+            disable=self.disable,
+            mininterval=self.mininterval,
+            dynamic_ncols=True,
         )
 
     def __len__(self) -> int:

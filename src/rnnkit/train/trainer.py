@@ -485,6 +485,10 @@ class Trainer:
             return "?"
 
     def _evaluate_and_track(self) -> None:
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_eval_start", None)  # a newer hook: callbacks written before it lack it
+            if hook is not None:
+                hook(self)
         start = self.clock()
         metrics = self.evaluate(self.run.eval_batches)
         self._eval_seconds += self.clock() - start
