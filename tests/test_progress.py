@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rnnkit.train import Callback, OptimConfig, ProgressBar, RunConfig, Trainer, callbacks
+from rnnkit.train import Callback, DivergenceError, OptimConfig, ProgressBar, RunConfig, Trainer, callbacks
 from rnnkit.train.callbacks import _by_step, fmt_clock, render_curves
 from rnnkit.train.sources import IterableSource, ProgressSource
 from train_helpers import Rows, TinyTagger, batches, lm_loss, one_thread  # noqa: F401
@@ -277,3 +277,26 @@ def test_tour_progress_is_in_minutes_against_the_budget():
     late = Budget(total_s=60.0)
     late.started -= 90.0
     assert late.progress() == "1.5 min used, 0.5 over the 1.0-min budget"
+
+
+def test_bar_ends_cleanly_when_the_run_raises():
+    calls = [0]
+
+    def nan_at_step_4(model, batch, state):
+        calls[0] += 1
+        out = lm_loss(model, batch, state)
+        return out if calls[0] < 4 else type(out)(out.loss * float("nan"), out.count)
+
+    buf = io.StringIO()
+    trainer = Trainer(
+        TinyTagger(),
+        nan_at_step_4,
+        batches(6),
+        optim=OptimConfig(max_steps=50, warmup_steps=2),
+        run=RunConfig(progress=False, plot=False),
+        callbacks=[ProgressBar(file=buf, mininterval=0)],
+    )
+    trainer.clock = FakeClock(0.05)
+    with pytest.raises(DivergenceError, match="at step 4"):
+        trainer.fit()
+    assert said(bar_lines(buf)[-1], "stopped at step 3") and buf.getvalue().endswith("\n")

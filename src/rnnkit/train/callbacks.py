@@ -198,7 +198,7 @@ class ProgressBar(Callback):
             return f"stopped: {trainer.optim.max_epochs} epoch(s) done at step {step:,}"
         if reason == "interrupted":
             return f"interrupted at step {step:,}"
-        return f"stopped at step {step:,} ({reason})"
+        return f"stopped at step {step:,}" + ("" if reason == "unknown" else f" ({reason})")  # an error
 
     # -- hooks -----------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: Trainer) -> None:
