@@ -50,7 +50,12 @@ def test_stocks_task_on_a_user_csv(tmp_path, capsys):
     out = tmp_path / "next.csv"
     assert loaded.task.forecast(loaded, argparse.Namespace(csv=None, out=str(out))) == 0
     table = capsys.readouterr().out
-    assert "| IBM | 2008-12-31 |" in table and "+5d forecast" in table
+    lines = table.splitlines()
+    assert lines[2].split() == ["ticker", "last", "day", "ahead", "close", "model", "persistence", "ma5"]
+    assert [line.split()[:3] for line in lines[3:]] == [
+        ["IBM", "2008-12-31", "+1d"],
+        ["IBM", "2008-12-31", "+5d"],
+    ]
     rows = pd.read_csv(out)
     assert rows["days_ahead"].tolist() == [1, 5] and (rows["close"] == rows["close"].iloc[0]).all()
     np.testing.assert_allclose(rows["forecast"], rows["close"] * np.exp(rows["log_return"]))

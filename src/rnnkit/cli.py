@@ -25,11 +25,27 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def in_words(n: int) -> str:
+    """``6`` → ``"six"`` (up to ten; digits beyond), for counts in help texts."""
+    return _NUMBERS[n] if 0 <= n < len(_NUMBERS) else str(n)
+
+
+def demos_line() -> str:
+    """What ``rnnkit tour`` runs, counted from the tour's demo registry (never a literal)."""
+    from .tour.demos import DEMO_NAMES
+
+    count = in_words(len(DEMO_NAMES))
+    return f"`rnnkit tour` runs all {count} demos ({', '.join(DEMO_NAMES)}) and reports them."
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit",
         description="Recurrent neural networks made inspectable and fast: train, generate, forecast, "
-        "diagnose and benchmark RNN/LSTM/GRU models.",
+        "diagnose and benchmark RNN/LSTM/GRU models. " + demos_line(),
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -3,8 +3,10 @@
 rnnkit bench                                  # everything, 2 threads, median of 5 interleaved rounds
 rnnkit bench --cells lstm --modes train --shapes 16x200x512 --no-generation
 
-Results are kept per CPU family: <out>/backends-<backend>-<cpu family>.{json,md}, e.g.
-benchmarks/results/backends-cpu-amd-zen4.json.
+Results are kept per CPU family: <out>/backends-<backend>-<cpu family>.{json,md}, by default in a
+scratch folder (runs/bench/backends-cpu-amd-zen4.json); the committed results in benchmarks/results are
+replaced only when asked for with ``--out benchmarks/results`` (``python benchmarks/bench_backends.py``
+does so).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import torch
 
 from ..bench.backends import ANCHORS, SHAPES
 from ..bench.generation import MODELS
+
+#: where results go unless ``--out`` says otherwise: a scratch folder, never the committed results
+DEFAULT_OUT = os.path.join("runs", "bench")
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -58,7 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "GFLOP/s and the share of the machine's measured peak, and token-by-token generation of a "
         "character model. Candidates are interleaved round by round; the median of the per-round ratios "
         "is reported with its range. Writes <out>/<name>.json and .md, by default one pair per CPU family "
-        "(backends-<backend>-<family>, e.g. backends-cpu-amd-zen4).",
+        "(backends-<backend>-<family>, e.g. backends-cpu-amd-zen4) in runs/bench; the committed results "
+        "are replaced only with --out benchmarks/results.",
     )
     shapes = " ".join(f"{B}x{T}x{H}" for B, T, H in SHAPES)
     p.add_argument("--cells", type=_names(tuple(ANCHORS), "--cells"), default=",".join(ANCHORS),
@@ -81,8 +87,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peak-size", type=int, default=2048,
                    help="n of the n×n×n float32 GEMM that measures the peak (default: 2048)")  # fmt: skip
     p.add_argument("--backend", default="cpu", help="the rnnkit backend to time (default: cpu)")
-    p.add_argument("--out", default=os.path.join("benchmarks", "results"),
-                   help="output folder (default: benchmarks/results)")  # fmt: skip
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"output folder (default: {DEFAULT_OUT}; --out benchmarks/results replaces the "
+                   "committed results of this CPU family)")  # fmt: skip
     p.add_argument("--name", default=None,
                    help="file name stem (default: backends-<backend>-<cpu family>, "
                    "e.g. backends-cpu-amd-zen4)")  # fmt: skip
@@ -92,7 +99,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..bench.report import run_benchmark, write_run
     from ..scan.backends import backend_status
+    from .train import check_out_dir
 
+    try:
+        check_out_dir("--out", args.out)  # before minutes of timing, not after
+    except ValueError as e:
+        raise SystemExit(f"rnnkit bench: {e}") from None
     if args.repeats < 3:
         raise SystemExit(f"rnnkit bench: --repeats must be >= 3, got {args.repeats}")
     if min(args.threads, args.tokens, args.peak_size) < 1:
@@ -130,5 +142,5 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
     stem = os.path.join(args.out, args.name or default_name(args.backend))
     print(write_run(result, stem + ".json", stem + ".md"))
-    print(f"written: {stem}.json, {stem}.md")
+    print(f"wrote {stem}.json and {stem}.md", file=sys.stderr)
     return 0

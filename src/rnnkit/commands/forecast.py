@@ -27,9 +27,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint")
     p.add_argument("--csv", metavar="FILE", help="forecast this CSV instead of the run's data")
-    p.add_argument("--column", help="series task: the value column of --csv")
-    p.add_argument("--date-column", help="series task: the date/time column of --csv")
-    p.add_argument("--out", metavar="FILE", help="also write the forecasts to this CSV")
+    p.add_argument(
+        "--column", metavar="NAME", help="series task: the header of the --csv column to forecast, e.g. load"
+    )
+    p.add_argument(
+        "--date-column", metavar="NAME", help="series task: the header of the --csv column of timestamps"
+    )
+    p.add_argument(
+        "--out", metavar="FILE", help="also write the forecasts, the model's and the baselines', to this CSV"
+    )
     p.add_argument(
         "--out-dir",
         default="runs",
@@ -53,4 +59,7 @@ def run(args: argparse.Namespace) -> int:
             f"run {str(path)!r} is a {loaded.task.name!r} run; rnnkit forecast needs a "
             f"run of one of {FORECAST_TASKS}"
         )
-    return forecast(loaded, args)
+    status = forecast(loaded, args)
+    if args.out and status == 0:
+        print(f"wrote {args.out}", file=sys.stderr)
+    return status

@@ -36,7 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, help="sample only among the k most likely tokens")
     p.add_argument("--top-p", type=float, help="sample only from the smallest set with probability >= p")
     p.add_argument("--seed", type=int, help="fixes the sample (default: a different one each time)")
-    p.add_argument("--out", metavar="FILE", help="also write the result to FILE")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the result to FILE (music: the .mid file, with its .wav audio and .png piano roll; "
+        "by default song.mid in the current folder, or song-2.mid … when taken; never into the run "
+        "directory)",
+    )
     p.add_argument(
         "--out-dir",
         default="runs",
@@ -47,12 +53,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_sampling(args: argparse.Namespace) -> None:
+    """Refuse a bad --steps, --temperature, --top-k or --top-p before anything is loaded or printed
+    (a sample must not start streaming and then fail on its own options)."""
+    import math
+
+    if args.steps is not None and args.steps < 0:
+        raise ValueError(f"--steps must be >= 0, got {args.steps}")
+    t = args.temperature
+    if t is not None and not (math.isfinite(t) and t >= 0):
+        raise ValueError(f"--temperature must be a finite number >= 0 (0 = always the most likely), got {t}")
+    if args.top_k is not None and args.top_k < 1:
+        raise ValueError(f"--top-k must be >= 1, got {args.top_k}")
+    p = args.top_p
+    if p is not None and not 0 < p <= 1:
+        raise ValueError(f"--top-p must be in (0, 1], got {p}")
+
+
 @cli_errors("generate")
 def run(args: argparse.Namespace) -> int:
     from ..tasks.runner import choose_run, load_run
 
-    if args.steps is not None and args.steps < 0:
-        raise ValueError(f"--steps must be >= 0, got {args.steps}")
+    check_sampling(args)
     check_out_file("--out", args.out)
     path = choose_run(args.run, args.out_dir, args.task, echo=lambda s: print(s, file=sys.stderr))
     loaded = load_run(path, args.checkpoint, args.device)

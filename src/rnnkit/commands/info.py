@@ -33,21 +33,25 @@ def run(args: argparse.Namespace) -> int:
         f"threads {torch.get_num_threads()}"
     )
     print(f"cpu: {cpu_info().describe()}")
-    print("cells:")
-    for name in list_cells():
-        spec = get_cell(name).make_spec()
-        print(f"  {name:10s} gates: {', '.join(spec.gate_names)}")
+    cells = list_cells()
     statuses = backend_status()
+    g = gemm_status() if statuses.get("cpu") == "available" else None
+    classes = list(g["choice"]) if g else []  # type: ignore[call-overload]
+    # one name column for the three lists, as wide as their longest name (lstm_peephole, layernorm_lstm …)
+    width = max(len(n) for n in (*cells, *statuses, *classes))
+    print("cells:")
+    for name in cells:
+        spec = get_cell(name).make_spec()
+        print(f"  {name:<{width}}  gates: {', '.join(spec.gate_names)}")
     print("backends:")
     for name, status in statuses.items():
-        print(f"  {name:10s} {status}")
-    if statuses.get("cpu") == "available":
-        g = gemm_status()
+        print(f"  {name:<{width}}  {status}")
+    if g:
         print(f"cpu backend GEMM ({g['source']}; own: {g['own_tile']} tile; vendor: {g['vendor']}):")
         for cls, mode in g["choice"].items():  # type: ignore[union-attr]
             times = (g["measured"] or {}).get(cls)  # type: ignore[union-attr]
             timing = (
                 f"  (own {1e3 * times['own']:.2f} ms, vendor {1e3 * times['vendor']:.2f} ms)" if times else ""
             )
-            print(f"  {cls:10s} {mode}{timing}")
+            print(f"  {cls:<{width}}  {mode}{timing}")
     return 0

@@ -105,6 +105,17 @@ def check_out_dir(flag: str, path: str | None) -> None:
             break
 
 
+def flag_metavar(key: str) -> str:
+    """The placeholder of a task flag in ``--help``, from what its config key holds: ``DIR`` for a
+    folder (``data.midi_dir``), ``NAME`` for a CSV column (``data.column``), else ``FILE``."""
+    field = key.rsplit(".", 1)[-1]
+    if field.endswith("_dir"):
+        return "DIR"
+    if field == "column" or field.endswith("_column"):
+        return "NAME"
+    return "FILE"
+
+
 def _task_lines() -> str:
     from ..tasks.registry import get_task, list_tasks
 
@@ -162,7 +173,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                 continue
             seen[flag] = name
             p.add_argument(
-                flag, dest=f"taskflag_{key}", metavar="PATH", help=f"{help_text} ({key}; task {name})"
+                flag,
+                dest=f"taskflag_{key}",
+                metavar=flag_metavar(key),
+                help=f"{help_text} ({key}; task {name})",
             )
     p.set_defaults(func=run)
 

@@ -69,6 +69,13 @@ if TYPE_CHECKING:
     from .runner import LoadedRun
 
 
+#: the better side of the metric names tasks share ("min": lower is better, "max": higher is better)
+METRIC_DIRECTIONS: dict[str, str] = {
+    **dict.fromkeys(("loss", "bpc", "ppl", "mse", "rmse", "mae", "mae_avg", "nll", "ratio"), "min"),
+    **dict.fromkeys(("accuracy", "recall_accuracy", "top1", "top3", "top5", "exact3"), "max"),
+}
+
+
 @dataclass
 class TaskData:
     """What ``Task.build_data`` returns.
@@ -100,6 +107,9 @@ class Task:
     tbptt: ClassVar[bool] = False
     item_name: ClassVar[str] = "items"
     cli_flags: ClassVar[dict[str, tuple[str, str]]] = {}
+    #: metric -> "min" (lower is better) or "max" (higher is better), for the task's own metric names;
+    #: ``monitor`` reads as ``mode``, and common names as in :data:`METRIC_DIRECTIONS`
+    directions: ClassVar[dict[str, str]] = {}
 
     # -- required --------------------------------------------------------------------------------------
     def build_data(self, cfg: Config, state: dict[str, Any] | None = None) -> TaskData:
@@ -134,6 +144,13 @@ class Task:
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
         """Write task-specific artefacts (samples, plots) into the run directory; returns their summary."""
         return {}
+
+    def direction(self, metric: str) -> str | None:
+        """How to read ``metric``: "min" (lower is better), "max" (higher is better) or None (no better
+        side, e.g. a control such as an accuracy on shuffled inputs)."""
+        if metric == self.monitor:
+            return self.mode
+        return self.directions.get(metric, METRIC_DIRECTIONS.get(metric))
 
     def generate(self, run: LoadedRun, args: argparse.Namespace) -> int:
         """``rnnkit generate`` for this task; returns the exit status."""

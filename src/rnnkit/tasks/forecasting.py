@@ -6,6 +6,7 @@ Shape legend: S = samples (forecast origins), B = batch, W = window, F = feature
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -151,3 +152,25 @@ class ForecastTask(Task):
             model.train(was)
         as_np = lambda parts: torch.cat(parts).double().numpy()  # noqa: E731
         return as_np(preds), as_np(ys), as_np(sq)
+
+
+def text_table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    """A plain-text table for the terminal: a header row, then ``rows``; every column as wide as its
+    widest cell, the first ``left`` columns aligned left (labels), the others right (numbers)."""
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = []
+    for r in (header, *rows):
+        cells = [
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def decimals(values: np.ndarray, significant: int = 4) -> int:
+    """Decimals that show the largest finite magnitude of ``values`` with ``significant`` digits (0 … 6),
+    so that a column of numbers lines up on its decimal point."""
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0 or finite.max() == 0:
+        return 2
+    return int(min(6, max(0, significant - 1 - math.floor(math.log10(finite.max())))))

@@ -187,11 +187,14 @@ class MusicTask(Task):
         return write_report(model, cfg, data, run_dir)
 
     def generate(self, run: Any, args: argparse.Namespace) -> int:
+        """``rnnkit generate --task music``: a melody after ``--prime``, streamed as events and written to
+        ``--out`` (a .mid file, plus its .wav audio and .png piano roll); without ``--out``, to
+        :func:`free_song_path` in the current folder, never into the run directory."""
         from ..data.music_vocab import EventVocab
         from .music_report import GENERATE_PRIME, GENERATE_STEPS, GENERATE_TEMPERATURE, compose
 
         vocab = EventVocab.from_json(run.state["vocab"])
-        out = Path(args.out) if args.out else run.run_dir / "song.mid"
+        out = Path(args.out) if args.out else free_song_path()
         if out.suffix.lower() not in (".mid", ".midi"):
             raise ValueError(f"--out must name a .mid file, got {str(out)!r}")
         steps = GENERATE_STEPS if args.steps is None else args.steps
@@ -210,3 +213,13 @@ class MusicTask(Task):
         )
         print(summary, file=sys.stderr)
         return 0
+
+
+def free_song_path(folder: str | Path = ".") -> Path:
+    """``song.mid`` in ``folder``, or ``song-2.mid``, ``song-3.mid`` … when it (or its audio or piano
+    roll) is taken: where ``rnnkit generate --task music`` writes without ``--out``, never over an earlier
+    song."""
+    out, k = Path(folder) / "song.mid", 2
+    while any(out.with_suffix(ext).exists() for ext in (".mid", ".wav", ".png")):
+        out, k = Path(folder) / f"song-{k}.mid", k + 1
+    return out

@@ -585,7 +585,7 @@ def evaluate_run(
     source = {"val": data.val, "test": data.test}.get(split)
     if source is None:
         offered = "val" if data.test is None else "val, test"
-        raise ValueError(f"split must be one the task provides ({offered}), got {split!r}")
+        raise ValueError(f"--split must be one of the splits the task provides ({offered}), got {split!r}")
     seed_everything(run.cfg.run.seed)
     metrics = _evaluate(run.task, run.model, source, run.cfg, f"evaluating on {split}")
     return metrics, run.task.baselines(run.cfg, data, split), data

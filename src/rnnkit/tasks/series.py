@@ -143,8 +143,8 @@ class SeriesTask(ForecastTask):
     monitor, mode = "mae", "min"
     cli_flags: ClassVar[dict[str, tuple[str, str]]] = {
         "--csv": ("data.csv", "stocks/series: train on your own CSV file"),
-        "--column": ("data.column", "series: the CSV column to forecast"),
-        "--date-column": ("data.date_column", "series: the CSV column with timestamps"),
+        "--column": ("data.column", "series: the --csv column to forecast, by header (e.g. load)"),
+        "--date-column": ("data.date_column", "series: the --csv column of timestamps, by header"),
     }
     defaults: ClassVar[dict[str, Any]] = {
         **DEFAULTS,

@@ -5,6 +5,7 @@ plot of the error by steps ahead; and forecasts past the end of the series."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +110,46 @@ def forecast_frame(model: nn.Module, data: Any, source: str = "the series") -> p
     return pd.DataFrame({"time": when, "forecast": values})
 
 
+def naive_next(data: Any) -> dict[str, np.ndarray]:
+    """The naive baselines' forecasts (H,) of the H steps after the last one, as the test report scores
+    them: persistence (the last value), seasonal naive (the value a day or half a day earlier at the same
+    phase, where the timestamps give a day; NaN where that value is missing) and the mean (of the whole
+    series read)."""
+    from .series import seasonal_periods
+
+    y, H = data.values, data.horizon
+    last = len(y) - 1
+    out = {"persistence": np.full(H, y[-1])}
+    for name, s in seasonal_periods(data).items():
+        back = np.array([last + h - s * math.ceil(h / s) for h in range(1, H + 1)])  # (H,) <= last
+        out[name] = np.where(back >= 0, y[np.maximum(back, 0)], np.nan)
+    out["mean"] = np.full(H, float(np.nanmean(y)))
+    return out
+
+
 def forecast_next(model: nn.Module, data: Any, out: str | None = None, source: str = "the series") -> str:
-    """The network's forecast of the H steps after the last one (:func:`forecast_frame`), as a table (and
-    a CSV at ``out``); ``source`` names the series in messages."""
+    """The network's forecast of the H steps after the last one (:func:`forecast_frame`) next to the
+    naive baselines' (:func:`naive_next`), as a table with a header row and the series' units (and a CSV
+    at ``out``: time, forecast, then one column per baseline); ``source`` names the series in messages."""
+    from .forecasting import decimals, text_table
+
     frame = forecast_frame(model, data, source)
+    naive = naive_next(data)
+    for name, values in naive.items():
+        frame[name] = values
     if out:
         atomic_write_text(out, frame.to_csv(index=False))
-    last = f"last value {data.values[-1]:.4g}{' ' + data.unit if data.unit else ''} at {data.index[-1]}"
-    rows = zip(frame["time"], frame["forecast"], strict=True)
-    return last + "\n" + "\n".join(f"{w}  {v:.4g}" for w, v in rows)
+    unit = f" {data.unit}" if data.unit else ""
+    caption = (
+        f"{source}: last value {data.values[-1]:.4g}{unit} at {data.index[-1]}\n"
+        f"the next {data.horizon} steps, forecast by the model and by the naive baselines, "
+        f"{f'in{unit}' if unit else f'in the units of {source}'}:"
+    )
+    columns = ("forecast", *naive)
+    d = decimals(frame[list(columns)].to_numpy())
+    cell = lambda v: f"{v:.{d}f}" if np.isfinite(v) else "-"  # noqa: E731
+    rows = [
+        [f"+{h + 1}", str(frame["time"].iloc[h]), *(cell(frame[c].iloc[h]) for c in columns)]
+        for h in range(len(frame))
+    ]
+    return caption + "\n" + text_table(["step", "time", "model", *naive], rows, left=2)

@@ -163,6 +163,14 @@ class StocksTask(ForecastTask):
         pred, actual, sq = self.predict(model, source, max_batches)
         return {"loss": float(sq.mean()), **return_metrics(pred, actual, tuple(cfg.data.horizons))}
 
+    def direction(self, metric: str) -> str | None:
+        """RMSE and MAE of the h-day return (``rmse_1d``, ``mae_5d``): lower is better; directional
+        accuracy (``dir_1d``): higher."""
+        kind, _, days = metric.partition("_")
+        if kind in ("rmse", "mae", "dir") and days[:-1].isdigit() and days.endswith("d"):
+            return "max" if kind == "dir" else "min"
+        return super().direction(metric)
+
     def baselines(self, cfg: Config, data: TaskData, split: str = "val") -> dict[str, dict[str, float]]:
         source = {"val": data.val, "test": data.test}[split]
         stocks, period = source.meta["stocks"], source.meta["period"]

@@ -119,26 +119,50 @@ def forecast_rows(
     return rows
 
 
+def naive_next(stocks: Any, ma_window: int) -> dict[str, dict[str, float]]:
+    """Per ticker, the naive baselines' price forecast for every day ahead, as the test report scores
+    them: persistence (the last close) and the moving average of the last ``ma_window`` closes."""
+    from ..baselines.forecast import moving_average
+
+    out = {}
+    for t in stocks.tickers.values():
+        last = np.array([len(t.price) - 1])
+        ma = float(moving_average(t.price, last, ma_window)[0]) if len(t.price) >= ma_window else np.nan
+        out[t.ticker] = {"persistence": float(t.price[-1]), f"ma{ma_window}": ma}
+    return out
+
+
 def forecast_next(
     model: nn.Module, stocks: Any, cfg: Config, out: str | None = None, source: str = "the prices"
 ) -> str:
-    """A table of the network's price forecasts h trading days after the last day of each ticker
-    (:func:`forecast_rows`, also written as CSV to ``out`` when given); ``source`` names the data in
-    messages."""
-    hs = tuple(cfg.data.horizons)
+    """The network's price forecasts h trading days after the last day of each ticker
+    (:func:`forecast_rows`) next to the naive baselines' (:func:`naive_next`), as a table with a header
+    row and the prices' unit (also written as CSV to ``out``: the rows of :func:`forecast_rows` with one
+    column per baseline); ``source`` names the data in messages."""
+    from .forecasting import text_table
+
     rows = forecast_rows(model, stocks, cfg, source)
-    lines = ["| ticker | last day | close | " + " | ".join(f"+{h}d forecast (change)" for h in hs) + " |"]
-    lines.append("|---" * (3 + len(hs)) + "|")
-    for i in range(0, len(rows), len(hs)):
-        first = rows[i]
-        p = first["close"]
-        cells = " | ".join(
-            f"{p * np.exp(r['log_return']):.2f} ({100 * np.expm1(r['log_return']):+.2f}%)"
-            for r in rows[i : i + len(hs)]
-        )
-        lines.append(f"| {first['ticker']} | {first['last_day']} | {p:.2f} | {cells} |")
+    naive = naive_next(stocks, cfg.data.ma_window)
+    for r in rows:
+        r.update(naive[r["ticker"]])
     if out:
         import pandas as pd
 
         atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
-    return "\n".join(lines)
+    names = list(next(iter(naive.values())))
+    unit = "in the units of the CSV file" if cfg.data.csv else "in $"
+    caption = (
+        f"{source}: the adjusted close after each ticker's last trading day, forecast by the model and by "
+        f"the naive baselines,\n{unit} (in brackets: the change from the last close):"
+    )
+
+    def price(value: float, close: float) -> str:
+        return f"{value:.2f} ({100 * (value / close - 1):+.2f}%)" if np.isfinite(value) else "-"
+
+    table = []
+    for r in rows:
+        c = r["close"]
+        forecasts = [price(r["forecast"], c), f"{r['persistence']:.2f}", *(price(r[n], c) for n in names[1:])]
+        table.append([r["ticker"], r["last_day"], f"+{r['days_ahead']}d", f"{c:.2f}", *forecasts])
+    header = ["ticker", "last day", "ahead", "close", "model", *names]
+    return caption + "\n" + text_table(header, table, left=3)

@@ -141,9 +141,78 @@ def valid_keys(cfg: Config) -> list[str]:
     return [f"{s}.{f.name}" for s in SECTIONS for f in dataclasses.fields(cfg.section(s))]
 
 
-def _unknown(kind: str, got: str, valid: list[str]) -> ValueError:
+#: rnnkit's field name -> other names people use for it (from other libraries, or plain words); a
+#: suggestion is made only where the field exists in the config at hand
+_FIELD_WORDS: dict[str, str] = {
+    "lr": "learning_rate learningrate lr_max max_lr peak_lr base_lr",
+    "max_steps": "steps num_steps n_steps train_steps total_steps iters iterations max_iters max_iterations",
+    "max_epochs": "epochs num_epochs n_epochs epoch",
+    "max_minutes": "minutes time_limit time_budget max_time",
+    "weight_decay": "wd l2 l2_penalty",
+    "warmup_steps": "warmup warmup_iters num_warmup_steps",
+    "clip_norm": "clip grad_clip clip_grad clip_grad_norm max_grad_norm gradient_clip grad_norm",
+    "schedule": "scheduler lr_schedule lr_scheduler",
+    "optimizer": "optimiser opt",
+    "hidden_size": "hidden hidden_dim hidden_units n_hidden rnn_size d_model",
+    "num_layers": "layers n_layers nlayers num_layer depth",
+    "cell": "rnn_type cell_type rnn",
+    "dropout": "dropout_rate dropout_p p_dropout",
+    "batch_size": "batch bs batchsize minibatch",
+    "seed": "random_seed rng_seed manual_seed",
+    "out_dir": "output_dir outdir out runs_dir save_dir",
+    "patience": "early_stopping early_stop",
+    "threads": "num_threads n_threads cpu_threads",
+    "amp": "precision mixed_precision autocast",
+}
+FIELD_ALIASES: dict[str, str] = {a: f for f, words in _FIELD_WORDS.items() for a in words.split()}
+#: the same for sections
+_SECTION_WORDS: dict[str, str] = {
+    "optim": "optimizer optimiser optimization optimisation train training trainer solver",
+    "model": "network net arch architecture",
+    "data": "dataset datasets loader",
+    "run": "runtime logging output experiment",
+}
+SECTION_ALIASES: dict[str, str] = {a: s for s, words in _SECTION_WORDS.items() for a in words.split()}
+
+
+def _normal(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def suggest_key(got: str, valid: list[str]) -> str | None:
+    """The valid key most likely meant by ``got``, by meaning first, then by spelling.
+
+    By meaning: the field name itself or one of its :data:`FIELD_ALIASES` (``learning_rate`` → ``lr``,
+    ``epochs`` → ``max_epochs``), found in the same section or, failing that, any other
+    (``model.lr`` → ``optim.lr``; a bare ``lr`` → ``optim.lr``). By spelling: the closest field name
+    within the section, then the closest whole key (``optim.lrr`` → ``optim.lr``)."""
+    section, _, name = got.rpartition(".")
+    section = SECTION_ALIASES.get(_normal(section), _normal(section))
+    name = _normal(name)
+    by_field: dict[str, list[str]] = {}
+    for key in valid:
+        s, _, f = key.partition(".")
+        by_field.setdefault(f, []).append(s)
+    for field_name in dict.fromkeys((name, FIELD_ALIASES.get(name, name))):
+        sections = by_field.get(field_name)
+        if sections:
+            return f"{section if section in sections else sections[0]}.{field_name}"
+    mine = [k.partition(".")[2] for k in valid if k.partition(".")[0] == section]
+    close = difflib.get_close_matches(name, mine, n=1, cutoff=0.75)
+    if close:
+        return f"{section}.{close[0]}"
     close = difflib.get_close_matches(got, valid, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
+
+
+def _unknown(kind: str, got: str, valid: list[str]) -> ValueError:
+    if kind == "section":
+        meant = SECTION_ALIASES.get(_normal(got), _normal(got))
+        close = [meant] if meant in valid else difflib.get_close_matches(got, valid, n=1)
+        suggestion = close[0] if close else None
+    else:
+        suggestion = suggest_key(got, valid)
+    hint = f"; did you mean {suggestion!r}?" if suggestion is not None else "."
     return ValueError(f"unknown config {kind} {got!r}{hint} Valid {kind}s: {', '.join(valid)}")
 
 
