@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from .train import cli_errors
 
@@ -28,7 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--checkpoint", choices=("best", "last"), default="best", help="which checkpoint (default best)"
     )
     p.add_argument("--num", type=int, default=3, help="completions to show (default 3)")
-    p.add_argument("--beam", type=int, default=5, help="beam width (default 5, at least --num)")
+    p.add_argument(
+        "--beam",
+        type=int,
+        default=5,
+        help="beam width (default 5; at least --num, and widened while it finds fewer than --num)",
+    )
     p.add_argument("--words", type=int, help="longest completion in tokens (default: the trained length)")
     p.add_argument(
         "--length-penalty",
@@ -49,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 @cli_errors("compose")
 def run(args: argparse.Namespace) -> int:
     from ..data.compose import Vocab
-    from ..tasks.compose_report import format_completions
+    from ..tasks.compose_report import LEGEND, format_completions
     from ..tasks.runner import choose_run, load_run
 
     for name in ("num", "beam", "words"):
@@ -80,4 +86,5 @@ def run(args: argparse.Namespace) -> int:
             args.length_penalty,
         )
         print(("\n" if i else "") + shown, flush=True)
+    print("\n" + textwrap.fill(LEGEND, 100), file=sys.stderr)  # on stderr: stdout holds only completions
     return 0

@@ -47,6 +47,10 @@ Conventions:
   average (RMSE, top-k accuracy over a corpus, …).
 - ``baselines`` are computed in the same run, on the same split, with the same metric names, so every
   reported number stands next to an honest reference.
+- Periodic evaluations during training score the first ``run.eval_batches`` batches of ``val`` only;
+  ``val_subset`` gives those batches as a source of the same kind, so the baselines drawn on the curve
+  are computed on exactly that subset (see :meth:`Task.periodic_val`). A task that cannot cut its data
+  keeps the default (None): its curve then shows no baseline lines rather than lines from other data.
 - ``generate`` backs ``rnnkit generate --task NAME`` (common options: --prime, --steps, --temperature,
   --top-k, --top-p, --seed, --out); tasks without one keep the default, which says so.
 """
@@ -54,7 +58,7 @@ Conventions:
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -91,6 +95,38 @@ class TaskData:
     test: Any = None
     state: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ValSubset:
+    """The first batches of a validation source, as a source of the same kind (``Task.val_subset``).
+
+    Attributes:
+        source: exactly the data those batches hold, in the same order (its batches are those batches).
+        size: what it holds, for labels: ``"1,536-pair"``, ``"40,960-character"``.
+    """
+
+    source: Any
+    size: str
+
+
+@dataclass
+class PeriodicVal:
+    """What the periodic evaluations during training score (``Task.periodic_val``).
+
+    Attributes:
+        source: the validation source each periodic evaluation scores.
+        max_batches: the cap it is scored with (only when the task could not cut its data: None otherwise).
+        subset: what ``source`` holds when it is less than the validation split (``"1,536-pair"``); None
+            when it is the whole split.
+        data: the task data whose ``val`` is exactly what is scored (``test`` None), for the curve's
+            baselines; None when the task cannot cut its data (the curve then shows no baselines).
+    """
+
+    source: Any
+    max_batches: int | None = None
+    subset: str | None = None
+    data: TaskData | None = None
 
 
 class Task:
@@ -140,6 +176,35 @@ class Task:
     def baselines(self, cfg: Config, data: TaskData, split: str = "val") -> dict[str, dict[str, float]]:
         """Baseline name -> its metrics on ``split`` (same names as :meth:`evaluate`)."""
         return {}
+
+    def val_subset(self, cfg: Config, data: TaskData, batches: int) -> ValSubset | None:
+        """The first ``batches`` batches of ``data.val`` as a source of the same kind, which
+        :meth:`baselines` can score (``data.val`` replaced by it); None when the task cannot cut its data."""
+        return None
+
+    def periodic_val(self, cfg: Config, data: TaskData) -> PeriodicVal:
+        """What the periodic evaluations score: all of ``data.val``, or its first ``run.eval_batches``
+        batches (as :meth:`val_subset` cuts them, else ``data.val`` capped at that many batches)."""
+        n, val = cfg.run.eval_batches, data.val
+        total = len(val) if val is not None and hasattr(val, "__len__") else None
+        if val is None or n is None or (total is not None and n >= total):
+            return PeriodicVal(val, data=data)
+        sub = self.val_subset(cfg, data, n)
+        if sub is None:
+            return PeriodicVal(val, max_batches=n, subset=f"first {n}-batch")
+        return PeriodicVal(sub.source, subset=sub.size, data=replace(data, val=sub.source, test=None))
+
+    def curve_baselines(
+        self, cfg: Config, periodic: PeriodicVal, val_baselines: dict[str, dict[str, float]]
+    ) -> dict[str, dict[str, float]]:
+        """The baselines to draw beside the validation curve, scored on exactly what it scores: the
+        whole split's (``val_baselines``), or the subset's, named ``"bigram (same 1,536-pair subset)"``."""
+        if periodic.subset is None:
+            return val_baselines
+        if periodic.data is None:
+            return {}
+        found = self.baselines(cfg, periodic.data, "val")
+        return {f"{name} (same {periodic.subset} subset)": m for name, m in found.items()}
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
         """Write task-specific artefacts (samples, plots) into the run directory; returns their summary."""

@@ -18,6 +18,9 @@ completions of a few prompts.
 from __future__ import annotations
 
 import argparse
+import sys
+import textwrap
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,7 +30,7 @@ from torch import nn
 
 from ..train.config import Config, fraction, option
 from ..train.outputs import LossOutput
-from .base import Task, TaskData
+from .base import Task, TaskData, ValSubset
 
 PROMPTS = ("And the LORD spake unto", "In the beginning", "And it came to pass, when", "Blessed are the")
 
@@ -96,7 +99,8 @@ class ComposeTask(Task):
     }
 
     def __init__(self) -> None:
-        self._baselines: dict[int, dict[str, dict[str, dict[str, float]]]] = {}
+        # the n-gram rankers fitted on one corpus's training text: (that corpus, weakly held; rankers)
+        self._rankers: tuple[weakref.ref, dict[str, Any]] | None = None
 
     def build_data(self, cfg: Config, state: dict[str, Any] | None = None) -> TaskData:
         from ..data.compose import ComposeConfig, Vocab, compose_data, text_data
@@ -166,14 +170,43 @@ class ComposeTask(Task):
         return model_metrics(model, source, max_batches)
 
     def baselines(self, cfg: Config, data: TaskData, split: str = "val") -> dict[str, dict[str, float]]:
-        from ..data.compose_eval import ngram_baselines
+        """Bigram and trigram models fitted on the training sentences (once per corpus), scored on the
+        pairs of ``split`` exactly as the model is (:func:`rnnkit.data.compose_eval.score`)."""
+        from ..data.compose_eval import score
 
-        key = id(data)
-        if key not in self._baselines:
-            corpus = data.train.corpus
-            splits = {"val": data.val.pairs, "test": data.test.pairs}
-            self._baselines = {key: ngram_baselines(corpus.train_verses, len(corpus.vocab), splits, (2, 3))}
-        return self._baselines[key].get(split, {})
+        source = {"val": data.val, "test": data.test}.get(split)
+        if source is None:
+            return {}
+        pairs = source.pairs
+        out = {}
+        for name, ranker in self._fitted_rankers(data.train.corpus).items():
+            preds = [ranker.predict(ctx) for ctx in pairs.context]
+            out[name] = score([p[0] for p in preds], [p[1] for p in preds], pairs.tgt)
+        return out
+
+    def _fitted_rankers(self, corpus: Any) -> dict[str, Any]:
+        from ..baselines import NGramModel
+        from ..data.compose import BOS, EOS
+        from ..data.compose_eval import NGramRanker
+
+        if self._rankers is None or self._rankers[0]() is not corpus:
+            seqs = [[BOS, *v, EOS] for v in corpus.train_verses]
+            rankers = {
+                name: NGramRanker(NGramModel(order, len(corpus.vocab)).fit(seqs))
+                for name, order in (("bigram", 2), ("trigram", 3))
+            }
+            self._rankers = (weakref.ref(corpus), rankers)
+        return self._rankers[1]
+
+    def val_subset(self, cfg: Config, data: TaskData, batches: int) -> ValSubset:
+        """The first ``batches`` evaluation batches' pairs (validation runs in a fixed order)."""
+        from ..data.compose import PairSet
+        from .compose_data import PairBatches
+
+        val = data.val
+        k = min(len(val.pairs), batches * val.batch_size)
+        pairs = PairSet(val.pairs.src[:k], val.pairs.tgt[:k], val.pairs.context[:k])
+        return ValSubset(PairBatches(pairs, val.batch_size, shuffle=False), f"{k:,}-pair")
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
         from .compose_report import write_report
@@ -189,7 +222,8 @@ class ComposeTask(Task):
             )
         vocab = Vocab.from_json(run.state["vocab"])
         steps = run.cfg.data.max_continuation if args.steps is None else args.steps
-        from .compose_report import format_completions
+        from .compose_report import LEGEND, format_completions
 
         print(format_completions(run.model, vocab, args.prime, run.state["max_prefix"], 5, 3, steps))
+        print("\n" + textwrap.fill(LEGEND, 100), file=sys.stderr)
         return 0

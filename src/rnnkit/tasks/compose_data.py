@@ -11,8 +11,10 @@ beam search over the continuation of a typed prefix.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -106,12 +108,38 @@ def model_metrics(model: nn.Module, source, max_batches: int | None = None) -> d
 
 @dataclass(frozen=True)
 class Completion:
-    """One proposed continuation: its tokens, the text to append to the prompt, and its probability."""
+    """One proposed continuation.
+
+    Attributes:
+        tokens: its words and punctuation marks (``<eos>`` left out).
+        text: what to append to the prompt, spaced as the text would be (``", O LORD"``, ``" Moses"``).
+        prob: the model's probability of the whole continuation, the end of the sentence included when
+            ``ends_sentence`` (the product of its tokens' probabilities).
+        ends_sentence: the model ends the sentence after it (``<eos>``; for the Bible: the verse ends).
+        per_token: the geometric mean of its tokens' probabilities (``<eos>`` counts as one): comparable
+            across completions of different lengths, where ``prob`` favours the short ones.
+    """
 
     tokens: list[str]
     text: str
     prob: float
     ends_sentence: bool
+    per_token: float = float("nan")
+
+
+class _Proposing:
+    """A Seq2Seq as beam search sees it when proposing: ``<pad>``, ``<bos>`` and ``<unk>`` impossible, so
+    every hypothesis it keeps is a completion that can be shown."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def encode(self, src: Tensor, src_lengths: object) -> tuple[Any, Any]:
+        return self.model.encode(src, src_lengths)
+
+    def decode_step(self, token: Tensor, state: Any, enc: Any) -> tuple[Tensor, Any, Tensor | None]:
+        logits, state, weights = self.model.decode_step(token, state, enc)
+        return _mask(logits), state, weights
 
 
 @torch.no_grad()
@@ -126,29 +154,41 @@ def complete(
     max_tokens: int = 5,
     length_penalty: float = 0.6,
 ) -> tuple[list[Completion], list[str]]:
-    """Smart Compose: the ``n`` best continuations of ``prompt`` by beam search (hypotheses holding
-    ``<unk>`` are dropped), and the prompt's words the vocabulary does not know."""
+    """Smart Compose: the ``n`` best distinct continuations of ``prompt`` by beam search, and the
+    prompt's words the vocabulary does not know.
+
+    The search never proposes ``<pad>``/``<bos>``/``<unk>``; its beam is at least ``n`` wide and is
+    widened (up to 4 times, at most 256) while it finds fewer than ``n`` distinct completions, so fewer
+    come back only where fewer exist. Ranked by the search's length-normalised score; ``prob`` and
+    ``per_token`` are the model's own probabilities (teacher-forced, ``<unk>`` not excluded)."""
+    from ..models.beam import beam_search
+
     words = tokenize(prompt)
     if not words:
         raise ValueError(f"the prompt must contain at least one word, got {prompt!r}")
     ids = vocab.encode(words)[-max_prefix:]
     unknown = [w for w in words if w not in vocab.stoi]
     device = next(model.parameters()).device
-    src = torch.tensor([ids], dtype=torch.long, device=device)
-    hyps = model.beam_search(
-        src, torch.tensor([len(ids)]), max(beam_size, n), max_tokens, BOS, EOS, length_penalty
-    )[0]
+    src, src_len = torch.tensor([ids], dtype=torch.long, device=device), torch.tensor([len(ids)])
     base = detokenize(words)
-    out: list[Completion] = []
-    for h in hyps:
-        toks = [t for t in h.tokens if t != EOS]
-        if UNK in toks or not (toks or h.finished):
-            continue
-        names = [vocab.itos[t] for t in toks]
-        text = detokenize([*words, *names])[len(base) :]
-        out.append(
-            Completion(names, text, float(torch.tensor(h.log_prob).exp()), bool(h.tokens[-1:] == [EOS]))
-        )
-        if len(out) == n:
+    beam = max(beam_size, n)
+    for _ in range(4):
+        hyps = beam_search(_Proposing(model), src, src_len, beam, max_tokens, BOS, EOS, length_penalty)[0]
+        kept: dict[tuple[int, ...], Any] = {}
+        for h in hyps:
+            kept.setdefault(tuple(h.tokens), h)  # distinct token sequences (EOS included) only
+        if len(kept) >= n or beam >= 256:
             break
+        beam = min(2 * beam, 256)
+    chosen = list(kept.values())[:n]
+    if not chosen:
+        return [], unknown
+    rows = [list(h.tokens) for h in chosen]
+    log_p = model.sequence_log_prob(src.expand(len(rows), -1), src_len.expand(len(rows)), rows, BOS)
+    out = []
+    for h, lp in zip(chosen, log_p.tolist(), strict=True):
+        names = [vocab.itos[t] for t in h.tokens if t != EOS]
+        text = detokenize([*words, *names])[len(base) :]
+        per_token = math.exp(lp / len(h.tokens))
+        out.append(Completion(names, text, math.exp(lp), bool(h.tokens[-1:] == [EOS]), per_token))
     return out, unknown

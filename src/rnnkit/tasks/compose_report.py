@@ -5,15 +5,41 @@ metrics next to the n-gram baselines and the floor verdict (top-1 above the bigr
 from __future__ import annotations
 
 import json
+import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from ..data.compose import UNK, Vocab, detokenize
+from ..data.compose import UNK, Vocab, detokenize, tokenize
 from ..train.config import Config
 from ..train.io import atomic_write_text
+
+#: what the numbers and marks of :func:`format_completions` mean (printed once beside them)
+LEGEND = (
+    "Each completion follows the prompt's last word (…word completion). p: the model's probability of the "
+    "whole completion (the end of the sentence included where ⏎ is shown); per word: the geometric mean "
+    "of its words' probabilities (⏎ counting as one), comparable across lengths, where p favours short "
+    "completions. ⏎: the model ends the sentence there (for the King James Bible: the verse). Ranked by "
+    "the beam search's length-normalised score."
+)
+
+
+def chance(p: float) -> str:
+    """A probability for people: ``12%``, ``0.31%``; ``1 in 34,000`` below 0.1%; ``2.7e-09`` below one
+    in a million."""
+    if not math.isfinite(p) or p <= 0:
+        return "0"
+    if p >= 0.1:
+        return f"{100 * p:.0f}%"
+    if p >= 1e-3:
+        return f"{100 * p:.2g}%"
+    if p >= 1e-6:
+        n = 1 / p
+        return f"1 in {round(n, 2 - len(str(int(n)))):,.0f}"  # two significant digits
+    return f"{p:.1e}"
 
 
 def format_completions(
@@ -26,7 +52,8 @@ def format_completions(
     max_tokens: int = 5,
     length_penalty: float = 0.6,
 ) -> str:
-    """The prompt and its ``n`` best completions, one per line with their probabilities."""
+    """The prompt, then its ``n`` best completions one per line, each written after the prompt's last
+    word with the probabilities :data:`LEGEND` explains; a line says so when fewer exist."""
     from .compose_data import complete
 
     model.eval()
@@ -40,15 +67,19 @@ def format_completions(
         max_tokens=max_tokens,
         length_penalty=length_penalty,
     )
+    words = tokenize(prompt)
+    last = words[-1] if words else ""
     lines = [prompt.rstrip() + " …"]
     if unknown:
         lines.append(f"  (not in the vocabulary, read as <unk>: {', '.join(unknown)})")
-    for i, c in enumerate(found, 1):
-        text = c.text.strip() or "(end of sentence)"
-        end = " ⏎" if c.ends_sentence and c.text.strip() else ""
-        lines.append(f"  {i}. {text}{end}   p = {c.prob:.3f}")
+    shown = [f"…{last}{c.text}" + (" ⏎" if c.ends_sentence else "") for c in found]
+    width = max((len(t) for t in shown), default=0)
+    for i, (c, text) in enumerate(zip(found, shown, strict=True), 1):
+        lines.append(f"  {i}. {text:<{width}}   p = {chance(c.prob):<12}  per word {chance(c.per_token)}")
     if not found:
         lines.append("  (no completion without unknown words)")
+    elif len(found) < n:
+        lines.append(f"  (only {len(found)} distinct completions of up to {max_tokens} tokens exist)")
     return "\n".join(lines)
 
 
@@ -87,7 +118,8 @@ def write_report(
         format_completions(model, corpus.vocab, p, cfg.data.max_prefix, cfg.data.beam_size, 3)
         for p in prompts
     ]
-    atomic_write_text(run_dir / "compose_samples.txt", "\n\n".join(samples) + "\n")
+    legend = textwrap.fill(LEGEND, 100)
+    atomic_write_text(run_dir / "compose_samples.txt", "\n\n".join(samples) + f"\n\n{legend}\n")
     names = ["model", *base]
     rows = [metrics, *base.values()]
     table = "| metric | " + " | ".join(names) + " |\n" + "|---" * (len(names) + 1) + "|\n"
@@ -96,10 +128,12 @@ def write_report(
     )
     text = (
         f"# compose: Smart Compose (test split, {len(data.test.pairs):,} pairs)\n\n{table}\n\n"
-        f"{v['verdict']}.\n\n## Completions (beam search)\n\n```\n" + "\n\n".join(samples) + "\n```\n"
+        f"{v['verdict']}.\n\n## Completions (beam search)\n\n{LEGEND}\n\n```\n"
+        + "\n\n".join(samples)
+        + "\n```\n"
     )
     atomic_write_text(run_dir / "compose.md", text)
-    payload = {**v, "metrics": metrics, "baselines": base, "samples": samples}
+    payload = {**v, "metrics": metrics, "baselines": base, "samples": samples, "legend": LEGEND}
     atomic_write_text(run_dir / "compose.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     print(f"\n{v['verdict']}\n\n{samples[0] if samples else ''}")
     return {

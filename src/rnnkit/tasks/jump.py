@@ -21,6 +21,7 @@ the model looked.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 from ..train.config import Config, fraction, option
 from ..train.outputs import LossOutput
 from ..train.sources import epoch_seed
-from .base import Task, TaskData
+from .base import Task, TaskData, ValSubset
 
 if TYPE_CHECKING:
     from ..data.video import ClipSet
@@ -156,7 +157,8 @@ class JumpTask(Task):
     }
 
     def __init__(self) -> None:
-        self._baselines: dict[int, dict[str, dict[str, dict[str, float]]]] = {}
+        # the per-frame baseline fitted on one training source: (that source, weakly held; the classifier)
+        self._frame: tuple[weakref.ref, nn.Module | None] | None = None
 
     # -- data --------------------------------------------------------------------------------------
     def build_data(self, cfg: Config, state: dict[str, Any] | None = None) -> TaskData:
@@ -247,21 +249,33 @@ class JumpTask(Task):
         return {"loss": loss / count, "accuracy": correct / count, "shuffled_accuracy": shuffled / count}
 
     # -- baselines ---------------------------------------------------------------------------------
-    def baselines(self, cfg: Config, data: TaskData, split: str = "val") -> dict[str, dict[str, float]]:
-        key = id(data)
-        if key not in self._baselines:
-            self._baselines = {key: self._fit_baselines(cfg, data)}
-        return self._baselines[key].get(split, {})
-
     @torch.no_grad()
-    def _fit_baselines(self, cfg: Config, data: TaskData) -> dict[str, dict[str, dict[str, float]]]:
+    def baselines(self, cfg: Config, data: TaskData, split: str = "val") -> dict[str, dict[str, float]]:
+        """The majority class of the training clips, and the per-frame CNN (fitted once per training
+        source) with its per-frame predictions pooled by mean and by max, on the clips of ``split``."""
+        from .jump_model import FrameClassifier
+
+        source = {"val": data.val, "test": data.test}.get(split)
+        if source is None:
+            return {}
+        majority = int(torch.bincount(data.train.labels).argmax())
+        out = {"majority": {"accuracy": float((source.labels == majority).float().mean())}}
+        frame = self._frame_baseline(cfg, data)
+        if frame is not None:
+            logits = torch.cat([frame(x) for x, _ in source.epoch(0)])  # (N, T, K)
+            for how in ("mean", "max"):
+                pred = FrameClassifier.pool(logits, how).argmax(-1)
+                out[f"per-frame {how}"] = {"accuracy": float((pred == source.labels).float().mean())}
+        return out
+
+    def _frame_baseline(self, cfg: Config, data: TaskData) -> nn.Module | None:
+        """The per-frame CNN trained on ``data.train`` (None with ``data.baseline_steps`` 0)."""
         from .jump_model import FrameClassifier, train_frame_baseline
 
-        majority = int(torch.bincount(data.train.labels).argmax())
-        out: dict[str, dict[str, dict[str, float]]] = {}
-        for split, src in (("val", data.val), ("test", data.test)):
-            out[split] = {"majority": {"accuracy": float((src.labels == majority).float().mean())}}
+        if self._frame is not None and self._frame[0]() is data.train:
+            return self._frame[1]
         d, m, st = cfg.data, cfg.model, data.state
+        frame = None
         if d.baseline_steps > 0:
             torch.manual_seed(cfg.run.seed)
             frame = FrameClassifier(
@@ -271,12 +285,16 @@ class JumpTask(Task):
                 train_frame_baseline(
                     frame, lambda e: data.train.epoch(e), d.baseline_steps, cfg.optim.lr, cfg.run.progress
                 )
-            for split, src in (("val", data.val), ("test", data.test)):
-                logits = torch.cat([frame(x) for x, _ in src.epoch(0)])  # (N, T, K)
-                for how in ("mean", "max"):
-                    pred = FrameClassifier.pool(logits, how).argmax(-1)
-                    out[split][f"per-frame {how}"] = {"accuracy": float((pred == src.labels).float().mean())}
-        return out
+        self._frame = (weakref.ref(data.train), frame)
+        return frame
+
+    def val_subset(self, cfg: Config, data: TaskData, batches: int) -> ValSubset:
+        """The first ``batches`` batches' clips (validation runs in a fixed order)."""
+        val = data.val
+        k = min(len(val.labels), batches * val.batch_size)
+        return ValSubset(
+            ClipBatches(val.clips.subset(slice(0, k)), val.batch_size, shuffle=False), f"{k:,}-clip"
+        )
 
     # -- outputs -----------------------------------------------------------------------------------
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ per-frame baseline each at least 0.2 below the model ("clearly lower")."""
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,97 @@ def saliency(model: nn.Module, x: torch.Tensor, cls: int) -> np.ndarray:
     return x.grad[0].abs().amax(dim=1).cpu().numpy()
 
 
+@torch.no_grad()
+def early_answers(model: nn.Module, clips: ClipSet, cls: int, train_share: float) -> dict[str, Any]:
+    """What the model says after the first frame alone, over all of ``clips``, and why it means little.
+
+    The model is trained on its answer after the *last* frame only (many-to-one); its answer after frame
+    t < T−1 (what the probability plot shows) is the same output layer read from an earlier state, which
+    no loss ever scored. After frame 0 no motion can be seen yet, so that answer is the untrained state's
+    bias, whatever it is: compare it with ``train_share``, the share of training clips of class ``cls``."""
+    x = torch.from_numpy(clips.frames[:, :1]).float().div_(255.0)  # (N, 1, C, S, S): frame 0 alone
+    device = next(model.parameters()).device
+    p = model.per_step_logits(x.to(device)).softmax(-1)[:, 0, cls].cpu().numpy()  # (N,)
+    is_cls = clips.labels == cls
+    name = clips.class_names[cls]
+    mean = {
+        k: float(p[m].mean()) if m.any() else None for k, m in (("positive", is_cls), ("others", ~is_cls))
+    }
+    note = (
+        f"P({name}) after frame t is the model's answer had the clip ended there; it is trained only on its "
+        f"answer after the last frame, so earlier answers are untrained. After frame 0, before any motion "
+        f"shows, it says {float(p.mean()):.2f} on average over {len(p):,} test clips "
+        f"({_maybe(mean['positive'])} on {name} clips, {_maybe(mean['others'])} on the others), while "
+        f"{train_share:.0%} of the training "
+        f"clips are {name} clips"
+    )
+    return {
+        "first_frame_mean": float(p.mean()),
+        "first_frame_mean_positive": mean["positive"],
+        "first_frame_mean_others": mean["others"],
+        "train_share": train_share,
+        "note": note,
+    }
+
+
+def _maybe(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def plot_saliency_scaled(
+    frames: np.ndarray, sal: np.ndarray, path: Path, *, title: str = "", target: str = "jump"
+) -> Path:
+    """A clip's frames (top), the saliency |∂ logit / ∂ pixel| over them on ONE logarithmic colour scale
+    shared by every frame (two decades below the clip's 99th percentile, which tops the scale; the colour
+    bar gives the units), and each frame's share of the total saliency (how much the answer depends on it).
+
+    Args:
+        frames: (T, C, S, S) uint8.
+        sal: (T, S, S) non-negative, in logit per unit of pixel intensity (intensities in [0, 1]).
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import LogNorm
+
+    from ..plots._png import new_figure, save_png
+    from ..plots.video import _strip
+
+    frames, sal = np.asarray(frames), np.asarray(sal, dtype=np.float64)
+    T, _, S, _ = frames.shape
+    if sal.shape != (T, S, S):
+        raise ValueError(f"saliency must have shape ({T}, {S}, {S}), got {sal.shape}")
+    top = float(np.percentile(sal, 99))
+    top = top if top > 0 else max(float(sal.max()), 1e-12)
+    low = top / 100
+    strip = np.full((S, T * (S + 1) - 1), np.nan)  # NaN gaps between frames, drawn white
+    for t in range(T):
+        strip[:, t * (S + 1) : t * (S + 1) + S] = np.clip(sal[t], low, top)
+    cmap = colormaps["magma"].with_extremes(bad="white")
+    fig = new_figure(min(18.0, 2.5 + 0.55 * T), 3.6)
+    ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True, height_ratios=[1.0, 1.0, 0.7])
+    ax1.imshow(_strip(frames), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    image = ax2.imshow(strip, cmap=cmap, norm=LogNorm(low, top), interpolation="nearest")
+    for ax in (ax1, ax2):
+        ax.set_axis_off()
+    ax1.set_title(title, fontsize=9, loc="left")
+    ax2.set_title(
+        f"saliency |∂ logit({target}) / ∂ pixel| of the answer after the last frame: one log scale for all "
+        f"frames, topped at the clip's 99th percentile ({top:.2g}), two decades shown",
+        fontsize=8,
+        loc="left",
+    )
+    bar = fig.colorbar(image, ax=[ax1, ax2, ax3], location="right", shrink=0.4, pad=0.01)  # beside row 2
+    bar.set_label("logit per unit of\npixel intensity (0–1)", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
+    share = sal.reshape(T, -1).sum(1) / max(float(sal.sum()), 1e-300)  # (T,)
+    centres = np.arange(T) * (S + 1) + S / 2 - 0.5
+    ax3.bar(centres, share, width=S * 0.8, color="tab:purple")
+    ax3.set_ylabel("share of\nsaliency", fontsize=7)
+    ax3.tick_params(labelsize=7)
+    ax3.set_xticks(centres[:: max(1, T // 8)], [str(t) for t in range(0, T, max(1, T // 8))])
+    ax3.set_xlabel("frame", fontsize=8)
+    return save_png(fig, path)
+
+
 def verdicts(metrics: dict[str, float], baselines: dict[str, dict[str, float]]) -> dict[str, Any]:
     """The floor checks on one split's metrics and baselines."""
     acc, shuffled = metrics["accuracy"], metrics["shuffled_accuracy"]
@@ -95,25 +187,37 @@ def write_report(model: nn.Module, cfg: Config, data: Any, run_dir: Path) -> dic
     rows = [("model", metrics["accuracy"]), ("model, frames shuffled", metrics["shuffled_accuracy"])]
     rows += [(name, b["accuracy"]) for name, b in base.items()]
     table = "\n".join(f"| {name} | {value:.3f} |" for name, value in rows)
-    artifacts = write_plots(model, cfg, data.test.clips, run_dir)
+    labels = data.train.labels
+    shares = {c: float((labels == i).float().mean()) for i, c in enumerate(data.test.clips.class_names)}
+    artifacts = write_plots(model, cfg, data.test.clips, run_dir, train_shares=shares)
     plots = "".join(f"\n![{k}]({f})" for k, f in artifacts.items() if str(f).endswith(".png"))
+    early = artifacts.get("early_answers")
     text = (
         f"# jump: does the dog jump? (test split, {len(data.test.labels)} clips)\n\n"
         f"| classifier | accuracy |\n|---|---|\n{table}\n\n"
         + "\n".join(f"- {x}" for x in v["verdict"].split("; "))
         + f"\n{plots}\n"
+        + (f"\n{early['note']}.\n" if early else "")
     )
     atomic_write_text(run_dir / "jump.md", text)
-    atomic_write_text(
-        run_dir / "jump.json", json.dumps({**v, "metrics": metrics, "baselines": base}, indent=2) + "\n"
-    )
+    payload = {**v, "metrics": metrics, "baselines": base, "early_answers": early}
+    atomic_write_text(run_dir / "jump.json", json.dumps(payload, indent=2) + "\n")
     print("\n" + v["verdict"].replace("; ", "\n"))
     return {**artifacts, **v, "report": "jump.md"}
 
 
-def write_plots(model: nn.Module, cfg: Config, clips: ClipSet | None, run_dir: Path) -> dict[str, Any]:
-    """``jump_probability.png`` and ``jump_saliency.png`` in ``run_dir``; returns their names."""
-    from ..plots.video import plot_frame_probabilities, plot_saliency
+def write_plots(
+    model: nn.Module,
+    cfg: Config,
+    clips: ClipSet | None,
+    run_dir: Path,
+    *,
+    train_shares: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """``jump_probability.png`` and ``jump_saliency.png`` in ``run_dir``; returns their names and, with
+    a jump class, ``early_answers`` (:func:`early_answers`: why P(jump) after the first frames means
+    little; noted on the probability plot). ``train_shares``: class name → share of training clips."""
+    from ..plots.video import plot_frame_probabilities
 
     k = cfg.data.plot_clips
     if clips is None or k == 0 or len(clips) == 0:
@@ -133,6 +237,14 @@ def write_plots(model: nn.Module, cfg: Config, clips: ClipSet | None, run_dir: P
         f"truth: {_describe(clips, i)}   model: {names[p]}   {label} at the end: {probs[j, -1]:.2f}"
         for j, (i, p) in enumerate(zip(idx, pred, strict=True))
     ]
+    early = None
+    if pos is not None:
+        early = early_answers(model, clips, pos, (train_shares or {}).get(names[pos], float("nan")))
+        note = early["note"]
+    else:
+        note = f"{label} after frame t is the model's answer had the clip ended there: only the answer after "
+        note += "the last frame is trained, earlier ones are not"
+    titles[0] = textwrap.fill(note + ".", 160) + "\n" + titles[0]
     highlight = None if clips.airborne is None else clips.airborne[idx]
     plot_frame_probabilities(
         clips.frames[idx],
@@ -148,9 +260,12 @@ def write_plots(model: nn.Module, cfg: Config, clips: ClipSet | None, run_dir: P
         else int(np.argmax([c == pos and clips.labels[i] == pos for i, c in zip(idx, cls, strict=True)]))
     )
     sal = saliency(model, x[first], cls[first])
-    plot_saliency(clips.frames[idx[first]], sal, run_dir / "jump_saliency.png", title=f"{titles[first]}")
-    return {
+    title = titles[first].split("\n")[-1]
+    path = run_dir / "jump_saliency.png"
+    plot_saliency_scaled(clips.frames[idx[first]], sal, path, title=title, target=names[cls[first]])
+    out: dict[str, Any] = {
         "probability_plot": "jump_probability.png",
         "saliency_plot": "jump_saliency.png",
         "plotted_clips": [int(i) for i in idx],
     }
+    return out | ({"early_answers": early} if early is not None else {})

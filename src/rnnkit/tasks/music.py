@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ from torch import nn
 
 from ..train.config import Config, fraction, option
 from ..train.trainer import LossOutput
-from .base import Task, TaskData
+from .base import Task, TaskData, ValSubset
 
 
 @dataclass
@@ -58,6 +59,28 @@ class MusicDataConfig:
     max_len: int = option(256, "longer melodies are cut into pieces of this many events", low=2)
     samples: int = option(24, "melodies generated after training for the key-share metric", low=1)
     sample_steps: int = option(64, "events per generated melody", low=1)
+
+
+class FirstMelodyBatches:
+    """The first ``batches`` batches of an evaluation ``MelodyBatches`` (its pieces sorted by length):
+    what periodic evaluations capped at ``run.eval_batches`` score, in the same batches."""
+
+    def __init__(self, whole: Any, batches: int) -> None:
+        self.whole, self.vocab = whole, whole.vocab
+        self._batches = whole.batches(0)[:batches]
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
+        from .music_data import collate
+
+        for batch in self._batches[start:]:
+            yield collate(batch)
+
+    def token_sequences(self) -> list[list[int]]:
+        """The pieces scored, each ``[first token, …]``: every token after the first is predicted."""
+        return [s for batch in self._batches for s in batch]
 
 
 class MusicTask(Task):
@@ -178,8 +201,15 @@ class MusicTask(Task):
             aug = augmented_sequences(
                 tr.melodies, vocab, data.state["shifts"], tuple(data.state["pitch_range"])
             )
-            self._baselines = {key: ngram_baselines(tr, data.val, {"val": data.val, "test": data.test}, aug)}
-        return self._baselines[key][split]
+            # α and the fit are chosen on the whole validation split (also when scoring a subset of it)
+            whole = data.val.whole if isinstance(data.val, FirstMelodyBatches) else data.val
+            splits = {k: s for k, s in (("val", data.val), ("test", data.test)) if s is not None}
+            self._baselines = {key: ngram_baselines(tr, whole, splits, aug)}
+        return self._baselines[key].get(split, {})
+
+    def val_subset(self, cfg: Config, data: TaskData, batches: int) -> ValSubset:
+        sub = FirstMelodyBatches(data.val, batches)
+        return ValSubset(sub, f"{sum(len(s) - 1 for s in sub.token_sequences()):,}-event")
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
         from .music_report import write_report

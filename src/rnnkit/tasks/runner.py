@@ -244,7 +244,15 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
         del resumed
     n_params = sum(p.numel() for p in model.parameters())
     echo(f"model: {type(model).__name__}, {n_params:,} parameters, device {device}")
-    refs = {n: m[task.monitor] for n, m in baselines.get("val", {}).items() if task.monitor in m}
+    # the curve's baseline lines are scored on exactly what the periodic evaluations score (a subset, or all)
+    periodic = task.periodic_val(cfg, data)
+    curve = task.curve_baselines(cfg, periodic, baselines.get("val", {}))
+    if periodic.subset is not None:
+        how = "its baselines are scored on it too" if periodic.data is not None else "no baselines are drawn"
+        echo(f"periodic evaluations score a {periodic.subset} subset of val (run.eval_batches); {how}")
+        for name, m in curve.items():
+            echo(f"baseline {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
+    refs = {n: m[task.monitor] for n, m in curve.items() if task.monitor in m}
     # the topmost folder this call creates (run.out_dir too, when it is new): removed if the run never starts
     created = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
     try:
@@ -264,7 +272,9 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
             optim=cfg.optim,
             run=cfg.run,
             run_dir=run_dir,
-            evaluate_fn=None if data.val is None else (lambda m, n: task.evaluate(m, data.val, cfg, n)),
+            evaluate_fn=None
+            if data.val is None
+            else (lambda m, n: task.evaluate(m, periodic.source, cfg, periodic.max_batches)),
             monitor=task.monitor,
             mode=task.mode,
             tbptt=task.tbptt,

@@ -28,7 +28,7 @@ import numpy as np
 from torch import nn
 
 from ..train.config import Config, fraction, option
-from .base import TaskData
+from .base import TaskData, ValSubset
 from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_state
 
 FLOOR = 0.9  # the network's MAE must be at most this times the best naive baseline's
@@ -212,6 +212,12 @@ class SeriesTask(ForecastTask):
             }
         return out
 
+    def val_subset(self, cfg: Config, data: TaskData, batches: int) -> ValSubset:
+        """The first ``batches`` batches' windows (in origin order)."""
+        val, k = data.val, min(len(data.val.x), batches * data.val.batch_size)
+        sub = WindowSource(val.x[:k], val.y[:k], val.batch_size, meta={**val.meta, "rows": k})
+        return ValSubset(sub, f"{k:,}-window")
+
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir) -> dict[str, Any]:
         from .series_report import write_report
 
@@ -253,4 +259,5 @@ def forecast_data(
 
 
 def series_origins(source: WindowSource) -> np.ndarray:
-    return source.meta["series"].origins[source.meta["period"]]
+    """The origins of a split's windows (only the first ``meta["rows"]`` for a subset, see val_subset)."""
+    return source.meta["series"].origins[source.meta["period"]][: source.meta.get("rows")]

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from ..train.config import Config, fraction, option
-from .base import TaskData
+from .base import TaskData, ValSubset
 from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_state
 
 
@@ -173,19 +173,25 @@ class StocksTask(ForecastTask):
 
     def baselines(self, cfg: Config, data: TaskData, split: str = "val") -> dict[str, dict[str, float]]:
         source = {"val": data.val, "test": data.test}[split]
-        stocks, period = source.meta["stocks"], source.meta["period"]
+        stocks, period, rows = source.meta["stocks"], source.meta["period"], source.meta.get("rows")
         hs = tuple(cfg.data.horizons)
-        actual = np.concatenate([t.targets[t.origins[period]] for t in stocks.tickers.values()])
+        actual = np.concatenate([t.targets[t.origins[period]] for t in stocks.tickers.values()])[:rows]
         std = np.asarray(data.state["scalers"]["target_std"])
         out = {}
         for name, parts in baseline_returns(stocks, period, cfg.data.ma_window, cfg.data.ar_order).items():
-            pred = np.concatenate(parts)
+            pred = np.concatenate(parts)[:rows]  # the first rows only, for a subset (see val_subset)
             out[name] = {
                 "loss": float(np.mean(((pred - actual) / std) ** 2)),
                 **return_metrics(pred, actual, hs),
             }
         out["always up"] = {f"dir_{h}d": float(np.mean(actual[:, k] > 0)) for k, h in enumerate(hs)}
         return out
+
+    def val_subset(self, cfg: Config, data: TaskData, batches: int) -> ValSubset:
+        """The first ``batches`` batches' windows (in origin order, ticker after ticker)."""
+        val, k = data.val, min(len(data.val.x), batches * data.val.batch_size)
+        sub = WindowSource(val.x[:k], val.y[:k], val.batch_size, meta={**val.meta, "rows": k})
+        return ValSubset(sub, f"{k:,}-window")
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
         from .stocks_report import write_report

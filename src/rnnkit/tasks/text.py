@@ -31,7 +31,7 @@ from ..data.text import CharStream, CharVocab, read_text_file, split_tail
 from ..train.config import Config, fraction, option
 from ..train.io import atomic_write_text
 from ..train.outputs import LossOutput
-from .base import Task, TaskData
+from .base import Task, TaskData, ValSubset
 
 KJV_PRIME = "And God said"
 #: what ``rnnkit generate`` (and ``Run.generate``) samples unless told otherwise
@@ -172,15 +172,24 @@ class TextTask(Task):
         )
 
     def baselines(self, cfg: Config, data: TaskData, split: str = "val") -> dict[str, dict[str, float]]:
+        """Unigram and bigram bits per character on exactly the characters the model is scored on."""
         if split != "val":
             return {}
         V = len(data.state["chars"])
-        train, val = data.train.ids.tolist(), data.val.ids.tolist()
+        train, segments = data.train.ids.tolist(), scored_segments(data.val)
         out = {}
         for name, order in (("unigram", 1), ("bigram", 2)):
-            bpc = NGramModel(order, V, alpha=1.0).fit([train]).bits_per_token([val])
+            model, total, count = NGramModel(order, V, alpha=1.0).fit([train]), 0.0, 0
+            for seg in segments:  # every character after the first, given the ones before it
+                total += model.nll([seg])[0] - model.nll([seg[:1]])[0]
+                count += len(seg) - 1
+            bpc = total / count / math.log(2)
             out[name] = {"bpc": bpc, "loss": bpc * math.log(2)}
         return out
+
+    def val_subset(self, cfg: Config, data: TaskData, batches: int) -> ValSubset:
+        sub = FirstChunks(data.val, batches)
+        return ValSubset(sub, f"{sum(len(s) - 1 for s in scored_segments(sub)):,}-character")
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
         text = text_sample(
@@ -230,6 +239,30 @@ def stream_text(
     ids = vocab.encode(prime, name).tolist()
     tokens = model.generate(ids, steps, temperature, top_k, top_p, seed=seed)  # checks its arguments now
     return itertools.chain([vocab.decode(ids)], (vocab.chars[t] for t in tokens))
+
+
+class FirstChunks(CharStream):
+    """The first ``chunks`` chunks of every stream of an evaluation :class:`CharStream`: what periodic
+    evaluations capped at ``run.eval_batches`` batches score (the same batches, in the same order)."""
+
+    def __init__(self, stream: CharStream, chunks: int) -> None:
+        super().__init__(stream.ids, stream.B, stream.T, train=False)
+        self.chunks = chunks
+
+    def __len__(self) -> int:
+        return min(self.chunks, super().__len__())
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return itertools.islice(super().epoch(epoch, start), max(0, len(self) - start))
+
+
+def scored_segments(stream: CharStream) -> list[list[int]]:
+    """Per stream of an evaluation :class:`CharStream` (or :class:`FirstChunks`), the characters it scores
+    preceded by the one before the first: stream b reads ``ids[b·L : (b+1)·L]`` (L = ⌊(N−1)/B⌋) and
+    scores the next character after each of its first m = min(L, chunks·T)."""
+    L = (len(stream.ids) - 1) // stream.B
+    m = min(L, len(stream) * stream.T)
+    return [stream.ids[b * L : b * L + m + 1].tolist() for b in range(stream.B)]
 
 
 def text_sample(model: nn.Module, vocab: CharVocab, prime: str, steps: int, seed: int = 0) -> str:
