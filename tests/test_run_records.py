@@ -76,3 +76,38 @@ def test_unfinished_interrupted_badly_labelled_and_missing_records_are_refused(t
         record_run(run, tmp_path / "r", "my label", MACHINE)
     with pytest.raises(ValueError, match=r"no recorded .stocks. run labelled .default.*record_run\.py"):
         render_stocks_section(tmp_path / "nothing")
+
+
+def fake_series_run(folder: Path, series: str, network: float, best: float) -> Path:
+    folder.mkdir(parents=True)
+    factors = (("persistence", 1.1), ("seasonal_1d", 1.2), ("mean", 1.0), ("ar24", 0.95))
+    base = {k: {"mae": best * f} for k, f in factors}
+    ratio = network / best
+    report = {
+        "verdict": "v",
+        "ratio": ratio,
+        "floor_met": ratio <= 0.9,
+        "network": {"mae": network},
+        "baselines": base,
+    }
+    (folder / "forecast.json").write_text(json.dumps(report))
+    summary = {"task": "series", "steps": 4000, "minutes": 8.0, "wall_minutes": 9.0, "stop_reason": "time"}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "config.json").write_text(json.dumps({"task": "series", "model": {"cell": "lstm"},
+                                                    "data": {"series": series}}))  # fmt: skip
+    return folder
+
+
+def test_series_table_has_one_row_per_recorded_series_with_the_floor_verdict(tmp_path):
+    from rnnkit.tasks.readme_tables import render_series_section
+
+    records = tmp_path / "records"
+    record_run(fake_series_run(tmp_path / "g", "glucose", 38.0, 44.0), records, "default", MACHINE)
+    record_run(fake_series_run(tmp_path / "s", "sst", 0.2, 0.187), records, "sst", MACHINE)
+    text = render_series_section(records)
+    assert "| glucose (mg/dL, 2 h) | 38.0 | 48.4 | 52.8 | 44.0 | 41.8 | **0.864 — floor met** |" in text
+    assert (
+        "| sea-surface temp. (°C, 12 h) | 0.200 | 0.206 | 0.224 | 0.187 | 0.178 | 1.070 — not met |" in text
+    )
+    with pytest.raises(ValueError, match=r"no recorded 'series' run labelled 'sst2'"):
+        render_series_section(records, labels=("sst2",))

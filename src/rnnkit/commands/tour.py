@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import in_words
+from ..tour.demos import DEMO_NAMES
 from .train import check_out_dir, cli_errors
 
 EPILOG = """\
@@ -13,12 +15,12 @@ demos (in order): text, stocks, series, music, jump, compose — each is `rnnkit
 --preset tour` with its share of the time budget; see the README for the full-budget runs.
 
 outputs in --out (default runs/tour):
-  report.md, report.html   every metric beside its baselines, plots, a text sample, a MIDI melody and
-                           its piano roll, Smart Compose completions, the jump controls; the HTML is
-                           self-contained (images and the MIDI file embedded)
+  report.md, report.html   a table of contents, every metric beside its baselines, captioned plots, a
+                           text sample, a melody (MIDI, audio, piano roll), Smart Compose completions,
+                           the jump controls; the HTML is self-contained (images, MIDI and audio embedded)
   report.json              the summary rows and the facts of the run
-  <task>-<timestamp>/      each demo's run directory (checkpoints, metrics, plots): use them with
-                           rnnkit generate / evaluate / compose --out-dir runs/tour
+  <task>-<timestamp>/      each demo's run directory (checkpoints, metrics, plots): rnnkit generate /
+                           evaluate / forecast / compose and rnnkit.load_run() find them
 
 examples:
   rnnkit tour                              # everything, ≈10 minutes on 2 CPU cores
@@ -33,7 +35,8 @@ exit status: 0 when every demo finished, 1 when one failed (the others still run
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "tour",
-        help="short runs of all five demos and a report (the main job, ≈10 min)",
+        help=f"short runs of all {in_words(len(DEMO_NAMES))} demos ({', '.join(DEMO_NAMES)}) and a report "
+        "(the main job, within a 10-minute budget)",
         description="Train short versions of every demo — KJV char-rnn, stock and series forecasts, "
         "Bach melodies, the jumping dog, Smart Compose — one after another within a total time budget, "
         "then write report.md and report.html with every metric next to the baselines computed in the "

@@ -51,3 +51,46 @@ def render_stocks_section(folder: Path) -> str:
         f"{min(ratios['ar5']):.3f}–{max(ratios['ar5']):.3f}×.",
     ]
     return "\n".join(lines) + "\n"
+
+
+#: series labels of the README's series table -> how the row names the series
+_SERIES = {"glucose": "glucose (mg/dL, 2 h)", "sst": "sea-surface temp. (°C, 12 h)"}
+
+
+def render_series_section(folder: Path, labels: tuple[str, ...] = ("default", "sst")) -> str:
+    """Test MAE at the last forecast step for the network and every naive baseline, one row per recorded
+    series (labels), with the floor's verdict (MAE ≤ 0.9× the best naive baseline)."""
+    recs = [newest(folder, "series", label) for label in labels]
+    lines = [
+        "| test MAE at the last step | network | persistence | seasonal 1 day | training mean "
+        "| linear AR(24) | network ÷ best naive |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    runs = []
+    for rec in recs:
+        report = rec.reports.get("forecast.json")
+        if report is None:
+            raise ValueError(f"{str(rec.path)!r} holds no forecast.json report")
+        name = str(rec.config.get("data", {}).get("series", rec.label))
+        base = report["baselines"]
+        cells = [report["network"]["mae"]] + [
+            base[k]["mae"] for k in ("persistence", "seasonal_1d", "mean", "ar24")
+        ]
+        digits = 3 if max(cells) < 10 else 1
+        verdict = (
+            f"**{report['ratio']:.3f} — floor met**"
+            if report["floor_met"]
+            else f"{report['ratio']:.3f} — not met"
+        )
+        lines.append(
+            f"| {_SERIES.get(name, name)} | "
+            + " | ".join(f"{v:.{digits}f}" for v in cells)
+            + f" | {verdict} |"
+        )
+        runs.append(f"{name}: {rec.describe()}")
+    lines += [
+        "",
+        f"The network is an {_model_name(recs[0])} (`rnnkit train --task series`, one seed per series); "
+        f"measured {'; '.join(runs)}.",
+    ]
+    return "\n".join(lines) + "\n"
