@@ -111,3 +111,25 @@ def test_series_table_has_one_row_per_recorded_series_with_the_floor_verdict(tmp
     )
     with pytest.raises(ValueError, match=r"no recorded 'series' run labelled 'sst2'"):
         render_series_section(records, labels=("sst2",))
+
+
+def test_music_table_restates_the_report_and_bolds_only_a_win(tmp_path):
+    from rnnkit.tasks.readme_tables import render_music_section
+
+    def run(folder: Path, ppl: float) -> Path:
+        folder.mkdir(parents=True)
+        keys = {"network": 0.85, "bigram": 0.63, "held-out melodies": 0.86, "random notes": 0.6}
+        baselines = {"unigram": {"ppl": 44.7}, "bigram": {"ppl": 22.7}}
+        report = {"verdict": "v", "ppl": ppl, "baselines": baselines, "key_share": keys}
+        (folder / "music.json").write_text(json.dumps(report))
+        summary = {"task": "music", "steps": 900, "minutes": 8.0, "wall_minutes": 9.5, "stop_reason": "time"}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        (folder / "config.json").write_text(json.dumps({"task": "music", "model": {"cell": "gru"}}))
+        return folder
+
+    record_run(run(tmp_path / "a", 11.35), tmp_path / "r", "default", MACHINE)
+    text = render_music_section(tmp_path / "r")
+    assert "| GRU | **11.35** | 0.85 |" in text and "| bigram Markov" in text and "| 22.70 | 0.63 |" in text
+    assert "| the held-out melodies themselves | — | 0.86 |" in text
+    record_run(run(tmp_path / "b", 30.0), tmp_path / "r2", "default", MACHINE)
+    assert "| GRU | 30.00 | 0.85 |" in render_music_section(tmp_path / "r2")

@@ -94,3 +94,28 @@ def render_series_section(folder: Path, labels: tuple[str, ...] = ("default", "s
         f"measured {'; '.join(runs)}.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_music_section(folder: Path) -> str:
+    """Held-out perplexity per event and the key share of generated notes, for the network, the
+    baselines and the references (the held-out melodies themselves, random notes)."""
+    rec = newest(folder, "music")
+    report = rec.reports.get("music.json")
+    if report is None:
+        raise ValueError(f"{str(rec.path)!r} holds no music.json report")
+    base, keys = report["baselines"], report["key_share"]
+    best = report["ppl"] < min(b["ppl"] for b in base.values())
+    ppl = f"**{report['ppl']:.2f}**" if best else f"{report['ppl']:.2f}"
+    lines = [
+        "| held-out test melodies | per-event perplexity | notes in the primer's key |",
+        "|---|---|---|",
+        f"| {_model_name(rec)} | {ppl} | {keys['network']:.2f} |",
+        f"| bigram Markov (add-α, α and data chosen on validation) | {base['bigram']['ppl']:.2f} | "
+        f"{keys['bigram']:.2f} |",
+        f"| unigram | {base['unigram']['ppl']:.2f} | — |",
+        f"| the held-out melodies themselves | — | {keys['held-out melodies']:.2f} |",
+        f"| random notes | — | {keys['random notes']:.2f} |",
+        "",
+        f"Measured {rec.describe()} (`rnnkit train --task music`, one seed): {report['verdict']}.",
+    ]
+    return "\n".join(lines) + "\n"
