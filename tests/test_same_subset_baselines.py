@@ -125,7 +125,7 @@ def test_text_curve_baselines_are_those_of_the_periodic_subset(tmp_path, capture
 
 
 def test_a_task_that_cannot_cut_its_data_draws_no_baselines(tmp_path, captured):
-    """``adding`` keeps the default ``val_subset`` (None): capped evaluations, and no lines from other data."""
+    """``adding`` keeps the default ``val_subset`` (None): capped evaluations, no lines from other data."""
     cfg, summary, lines = _run("adding", tmp_path, {"run.eval_batches": 1})
     assert captured[-1] == {}
     assert _last_val_row(summary)["count"] == cfg.data.batch_size  # one batch scored

@@ -93,12 +93,28 @@ def _maybe(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
+def saliency_scale(sal: np.ndarray, decades: float = 2.0) -> tuple[float, float]:
+    """(bottom, top) of the saliency colour scale shared by all frames of a clip: the top is the 99th
+    percentile of all its pixels (a few extreme pixels do not darken the rest), the bottom ``decades``
+    powers of ten below it (values outside are drawn at the ends)."""
+    top = float(np.percentile(sal, 99))
+    top = top if top > 0 else max(float(np.max(sal)), 1e-12)
+    return top / 10**decades, top
+
+
 def plot_saliency_scaled(
     frames: np.ndarray, sal: np.ndarray, path: Path, *, title: str = "", target: str = "jump"
 ) -> Path:
+    """Save :func:`saliency_figure` as a PNG."""
+    from ..plots._png import save_png
+
+    return save_png(saliency_figure(frames, sal, title=title, target=target), path)
+
+
+def saliency_figure(frames: np.ndarray, sal: np.ndarray, *, title: str = "", target: str = "jump") -> Any:
     """A clip's frames (top), the saliency |∂ logit / ∂ pixel| over them on ONE logarithmic colour scale
-    shared by every frame (two decades below the clip's 99th percentile, which tops the scale; the colour
-    bar gives the units), and each frame's share of the total saliency (how much the answer depends on it).
+    shared by every frame (:func:`saliency_scale`; the colour bar gives the units), and each frame's
+    share of the total saliency (how much the answer depends on it).
 
     Args:
         frames: (T, C, S, S) uint8.
@@ -107,16 +123,14 @@ def plot_saliency_scaled(
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm
 
-    from ..plots._png import new_figure, save_png
+    from ..plots._png import new_figure
     from ..plots.video import _strip
 
     frames, sal = np.asarray(frames), np.asarray(sal, dtype=np.float64)
     T, _, S, _ = frames.shape
     if sal.shape != (T, S, S):
         raise ValueError(f"saliency must have shape ({T}, {S}, {S}), got {sal.shape}")
-    top = float(np.percentile(sal, 99))
-    top = top if top > 0 else max(float(sal.max()), 1e-12)
-    low = top / 100
+    low, top = saliency_scale(sal)
     strip = np.full((S, T * (S + 1) - 1), np.nan)  # NaN gaps between frames, drawn white
     for t in range(T):
         strip[:, t * (S + 1) : t * (S + 1) + S] = np.clip(sal[t], low, top)
@@ -144,7 +158,7 @@ def plot_saliency_scaled(
     ax3.tick_params(labelsize=7)
     ax3.set_xticks(centres[:: max(1, T // 8)], [str(t) for t in range(0, T, max(1, T // 8))])
     ax3.set_xlabel("frame", fontsize=8)
-    return save_png(fig, path)
+    return fig
 
 
 def verdicts(metrics: dict[str, float], baselines: dict[str, dict[str, float]]) -> dict[str, Any]:
