@@ -17,6 +17,7 @@ import argparse
 import itertools
 import math
 import sys
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,17 +176,28 @@ class TextTask(Task):
         """Unigram and bigram bits per character on exactly the characters the model is scored on."""
         if split != "val":
             return {}
-        V = len(data.state["chars"])
-        train, segments = data.train.ids.tolist(), scored_segments(data.val)
-        out = {}
-        for name, order in (("unigram", 1), ("bigram", 2)):
-            model, total, count = NGramModel(order, V, alpha=1.0).fit([train]), 0.0, 0
+        segments, out = scored_segments(data.val), {}
+        for name, model in self._ngrams(data).items():
+            total, count = 0.0, 0
             for seg in segments:  # every character after the first, given the ones before it
                 total += model.nll([seg])[0] - model.nll([seg[:1]])[0]
                 count += len(seg) - 1
             bpc = total / count / math.log(2)
             out[name] = {"bpc": bpc, "loss": bpc * math.log(2)}
         return out
+
+    def _ngrams(self, data: TaskData) -> dict[str, NGramModel]:
+        """Unigram and bigram (add-1) fitted on ``data.train``'s text, once per training source."""
+        fitted = getattr(self, "_fitted", None)
+        if fitted is None or fitted[0]() is not data.train:
+            V, train = len(data.state["chars"]), data.train.ids.tolist()
+            models = {
+                name: NGramModel(order, V, alpha=1.0).fit([train])
+                for name, order in (("unigram", 1), ("bigram", 2))
+            }
+            self._fitted = (weakref.ref(data.train), models)
+            fitted = self._fitted
+        return fitted[1]
 
     def val_subset(self, cfg: Config, data: TaskData, batches: int) -> ValSubset:
         sub = FirstChunks(data.val, batches)
