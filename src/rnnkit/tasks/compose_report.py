@@ -21,9 +21,9 @@ from ..train.io import atomic_write_text
 LEGEND = (
     "Each completion follows the prompt's last word (…word completion). p: the model's probability of the "
     "whole completion (the end of the sentence included where ⏎ is shown); per word: the geometric mean "
-    "of its words' probabilities (⏎ counting as one), comparable across lengths, where p favours short "
-    "completions. ⏎: the model ends the sentence there (for the King James Bible: the verse). Ranked by "
-    "the beam search's length-normalised score."
+    "of the probabilities of its words and punctuation marks (⏎ counting as one), comparable across "
+    "lengths, where p favours short completions. ⏎: the model ends the sentence there (for the King James "
+    "Bible: the verse). Ranked by the beam search's length-normalised score."
 )
 
 
