@@ -94,7 +94,7 @@ def fake_series_run(folder: Path, series: str, network: float, best: float) -> P
     summary = {"task": "series", "steps": 4000, "minutes": 8.0, "wall_minutes": 9.0, "stop_reason": "time"}
     (folder / "summary.json").write_text(json.dumps(summary))
     (folder / "config.json").write_text(json.dumps({"task": "series", "model": {"cell": "lstm"},
-                                                    "data": {"series": series}}))  # fmt: skip
+                                                    "data": {"series": series, "horizon": 24}}))  # fmt: skip
     return folder
 
 
@@ -105,6 +105,7 @@ def test_series_table_has_one_row_per_recorded_series_with_the_floor_verdict(tmp
     record_run(fake_series_run(tmp_path / "g", "glucose", 38.0, 44.0), records, "default", MACHINE)
     record_run(fake_series_run(tmp_path / "s", "sst", 0.2, 0.187), records, "sst", MACHINE)
     text = render_series_section(records)
+    assert text.startswith("| test MAE 24 steps ahead | network | persistence |")
     assert "| glucose (mg/dL, 2 h) | 38.0 | 48.4 | 52.8 | 44.0 | 41.8 | **0.864 — floor met** |" in text
     assert (
         "| sea-surface temp. (°C, 12 h) | 0.200 | 0.206 | 0.224 | 0.187 | 0.178 | 1.070 — not met |" in text
@@ -133,3 +134,46 @@ def test_music_table_restates_the_report_and_bolds_only_a_win(tmp_path):
     assert "| the held-out melodies themselves | — | 0.86 |" in text
     record_run(run(tmp_path / "b", 30.0), tmp_path / "r2", "default", MACHINE)
     assert "| GRU | 30.00 | 0.85 |" in render_music_section(tmp_path / "r2")
+
+
+def test_jump_table_gives_the_controls_and_the_early_answer_note(tmp_path):
+    from rnnkit.tasks.readme_tables import render_jump_section
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    base = {
+        "majority": {"accuracy": 0.5},
+        "per-frame mean": {"accuracy": 0.58},
+        "per-frame max": {"accuracy": 0.51},
+    }
+    report = {"accuracy": 0.95, "shuffled_accuracy": 0.57, "baselines": base, "verdict": "floor met",
+              "early_answers": {"note": "after frame 0 it says 0.33"}}  # fmt: skip
+    (folder / "jump.json").write_text(json.dumps(report))
+    summary = {"task": "jump", "steps": 161, "minutes": 1.0, "wall_minutes": 1.5, "stop_reason": "time"}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "config.json").write_text(json.dumps({"task": "jump", "data": {"train_clips": 2000}}))
+    record_run(folder, tmp_path / "r", "tour", MACHINE)
+    text = render_jump_section(tmp_path / "r")
+    assert text.startswith("| test clips (tour preset: 2,000 training clips, 161 steps) | accuracy |")
+    assert "| per-frame CNN → LSTM | **0.950** |" in text and "| 0.580 / 0.510 |" in text
+    assert text.rstrip().endswith("floor met. after frame 0 it says 0.33.")
+
+
+def test_compose_table_bolds_the_best_of_each_column_and_shows_a_sample(tmp_path):
+    from rnnkit.tasks.readme_tables import render_compose_section
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    report = {"metrics": {"top1": 0.27, "top3": 0.39, "exact3": 0.008}, "verdict": "v",
+              "baselines": {"bigram": {"top1": 0.25, "top3": 0.40, "exact3": 0.007},
+                            "trigram": {"top1": 0.26, "top3": 0.42, "exact3": 0.014}},
+              "samples": ["And the LORD spake unto …\n  1. …unto Moses, saying ⏎"]}  # fmt: skip
+    (folder / "compose.json").write_text(json.dumps(report))
+    summary = {"task": "compose", "steps": 2400, "minutes": 10.0, "wall_minutes": 12.0, "stop_reason": "time"}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "config.json").write_text(json.dumps({"task": "compose"}))
+    record_run(folder, tmp_path / "r", "default", MACHINE)
+    text = render_compose_section(tmp_path / "r")
+    assert "| Seq2Seq + attention (2,400 steps) | **0.270** | 0.390 | 0.008 |" in text
+    assert "| trigram (same run, same pairs) | 0.260 | **0.420** | **0.014** |" in text
+    assert "```text\nAnd the LORD spake unto …\n  1. …unto Moses, saying ⏎\n```" in text

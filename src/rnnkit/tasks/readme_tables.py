@@ -58,12 +58,15 @@ _SERIES = {"glucose": "glucose (mg/dL, 2 h)", "sst": "sea-surface temp. (°C, 12
 
 
 def render_series_section(folder: Path, labels: tuple[str, ...] = ("default", "sst")) -> str:
-    """Test MAE at the last forecast step for the network and every naive baseline, one row per recorded
-    series (labels), with the floor's verdict (MAE ≤ 0.9× the best naive baseline)."""
+    """Test MAE at the last forecast step (the horizon) for the network, every naive baseline and the
+    linear AR reference, one row per recorded series (labels), with the floor's verdict (MAE ≤ 0.9× the
+    best naive baseline)."""
     recs = [newest(folder, "series", label) for label in labels]
+    horizons = sorted({int(r.config.get("data", {}).get("horizon", 0)) for r in recs})
+    ahead = " / ".join(str(h) for h in horizons)
     lines = [
-        "| test MAE at the last step | network | persistence | seasonal 1 day | training mean "
-        "| linear AR(24) | network ÷ best naive |",
+        f"| test MAE {ahead} steps ahead | network | persistence | seasonal 1 day | training mean "
+        "| linear AR | network ÷ best naive |",
         "|---|---|---|---|---|---|---|",
     ]
     runs = []
@@ -118,4 +121,56 @@ def render_music_section(folder: Path) -> str:
         "",
         f"Measured {rec.describe()} (`rnnkit train --task music`, one seed): {report['verdict']}.",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def render_jump_section(folder: Path, label: str = "tour") -> str:
+    """Test accuracy of the clip model beside its controls (frames shuffled, the per-frame CNN alone)
+    and the majority class, from a recorded jump run (the tour preset by default)."""
+    rec = newest(folder, "jump", label)
+    report = rec.reports.get("jump.json")
+    if report is None:
+        raise ValueError(f"{str(rec.path)!r} holds no jump.json report")
+    base, data = report["baselines"], rec.config.get("data", {})
+    rivals = [b["accuracy"] for b in base.values()] + [report["shuffled_accuracy"]]
+    acc = f"**{report['accuracy']:.3f}**" if report["accuracy"] > max(rivals) else f"{report['accuracy']:.3f}"
+    preset = "tour preset" if label == "tour" else f"{label} settings"
+    lines = [
+        f"| test clips ({preset}: {data.get('train_clips', 0):,} training clips, {rec.summary['steps']:,} "
+        "steps) | accuracy |",
+        "|---|---|",
+        f"| per-frame CNN → {_model_name(rec)} | {acc} |",
+        f"| the same model, frames of each clip shuffled | {report['shuffled_accuracy']:.3f} |",
+        f"| per-frame CNN alone, mean / max pooling | {base['per-frame mean']['accuracy']:.3f} / "
+        f"{base['per-frame max']['accuracy']:.3f} |",
+        f"| majority class | {base['majority']['accuracy']:.3f} |",
+        "",
+        f"Measured {rec.describe()} (`rnnkit train --task jump"
+        f"{' --preset tour' if label == 'tour' else ''}`, one seed): {report['verdict']}.",
+    ]
+    note = report.get("early_answers", {}).get("note")
+    if note:
+        lines[-1] += f" {note}."
+    return "\n".join(lines) + "\n"
+
+
+def render_compose_section(folder: Path, label: str = "default") -> str:
+    """Next-token top-1 / top-3 and 3-token exact match on the test split for the network and the n-gram
+    baselines (the best of each column in bold), and the completions of the first prompt."""
+    rec = newest(folder, "compose", label)
+    report = rec.reports.get("compose.json")
+    if report is None:
+        raise ValueError(f"{str(rec.path)!r} holds no compose.json report")
+    rows = {f"Seq2Seq + attention ({rec.summary['steps']:,} steps)": report["metrics"]}
+    rows |= {f"{name} (same run, same pairs)": m for name, m in report["baselines"].items()}
+    keys = ("top1", "top3", "exact3")
+    best = {k: max(m[k] for m in rows.values()) for k in keys}
+    lines = ["| test pairs | top-1 | top-3 | exact 3 |", "|---|---|---|---|"]
+    for name, m in rows.items():
+        cells = [f"**{m[k]:.3f}**" if m[k] == best[k] else f"{m[k]:.3f}" for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    command = "rnnkit train --task compose" + ("" if label == "default" else f" --preset {label}")
+    lines += ["", f"Measured {rec.describe()} (`{command}`, one seed): {report['verdict']}."]
+    if report.get("samples"):
+        lines += ["", "```text", report["samples"][0], "```"]
     return "\n".join(lines) + "\n"
