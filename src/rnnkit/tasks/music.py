@@ -128,7 +128,10 @@ class MusicTask(Task):
         from .music_data import MelodyBatches
 
         d = cfg.data
-        melodies = load_midi_folder(d.midi_dir) if d.midi_dir else load_corpus(d.source, progress=cfg.run.progress)
+        if d.midi_dir:
+            melodies = load_midi_folder(d.midi_dir)
+        else:
+            melodies = load_corpus(d.source, progress=cfg.run.progress)
         train, val, test = split_melodies(melodies, d.val_frac, d.test_frac, d.split_seed)
         if not val or not test:
             raise ValueError(f"{len(melodies)} melodies are too few to hold out validation and test melodies")
