@@ -177,3 +177,30 @@ def test_compose_table_bolds_the_best_of_each_column_and_shows_a_sample(tmp_path
     assert "| Seq2Seq + attention (2,400 steps) | **0.270** | 0.390 | 0.008 |" in text
     assert "| trigram (same run, same pairs) | 0.260 | **0.420** | **0.014** |" in text
     assert "```text\nAnd the LORD spake unto …\n  1. …unto Moses, saying ⏎\n```" in text
+
+
+def test_text_table_has_the_baselines_each_recorded_configuration_and_the_sample(tmp_path):
+    from rnnkit.tasks.readme_tables import render_text_section
+
+    def run(folder: Path, steps: int, bpc: float, val_chars: int, bigram: float) -> Path:
+        folder.mkdir()
+        summary = {"task": "text", "steps": steps, "minutes": steps / 300, "wall_minutes": steps / 280,
+                   "stop_reason": "time", "metrics": {"val": {"bpc": bpc}},
+                   "baselines": {"val": {"unigram": {"bpc": 4.33}, "bigram": {"bpc": bigram}}},
+                   "data": {"val_chars": val_chars}}  # fmt: skip
+        (folder / "summary.json").write_text(json.dumps(summary))
+        (folder / "config.json").write_text(json.dumps({"task": "text", "model": {"hidden_size": 512}}))
+        (folder / "sample.txt").write_text("And God said, Let there be light\n")
+        return folder
+
+    records = tmp_path / "r"
+    record_run(run(tmp_path / "d", 4067, 1.40, 487126, 3.24), records, "default", MACHINE)
+    text = render_text_section(records)
+    assert text.startswith("| validation bits per character (487,126 chars) | bpc |")
+    assert "| **LSTM 1 × 512, default settings (4,067 steps, 13.6 min of training)** | **1.40** |" in text
+    assert "tour" not in text  # not recorded: no row
+    record_run(run(tmp_path / "t", 1941, 1.60, 100000, 3.26), records, "tour", MACHINE)
+    text = render_text_section(records)
+    assert ("| LSTM 1 × 512, `--preset tour` (1,941 steps, 6.5 min of training) — on a 100,000-char slice, "
+            "where the bigram scores 3.26 | 1.60 |") in text  # fmt: skip
+    assert text.rstrip().endswith("```\nAnd God said, Let there be light\n```")

@@ -174,3 +174,47 @@ def render_compose_section(folder: Path, label: str = "default") -> str:
     if report.get("samples"):
         lines += ["", "```text", report["samples"][0], "```"]
     return "\n".join(lines) + "\n"
+
+
+def render_text_section(folder: Path, labels: tuple[str, ...] = ("default", "tour")) -> str:
+    """Validation bits per character of the char-rnn beside the unigram and bigram fitted in the same run,
+    one model row per recorded configuration (labels that have a record), and the default run's sample."""
+    default = newest(folder, "text", labels[0])
+    data = default.summary.get("data", {})
+    base = default.summary["baselines"]["val"]
+    lines = [
+        f"| validation bits per character ({data.get('val_chars', 0):,} chars) | bpc |",
+        "|---|---|",
+        f"| unigram, add-1 (same run) | {base['unigram']['bpc']:.2f} |",
+        f"| bigram, add-1 (same run) | {base['bigram']['bpc']:.2f} |",
+    ]
+    notes = []
+    for label in labels:
+        try:
+            rec = newest(folder, "text", label)
+        except ValueError:
+            continue  # a configuration not recorded (yet)
+        s, model = rec.summary, rec.config.get("model", {})
+        size = f"{model.get('num_layers', 1)} × {model.get('hidden_size', '?')}"
+        what = "default settings" if label == "default" else f"`--preset {label}`"
+        row = f"{_model_name(rec)} {size}, {what} ({s['steps']:,} steps, {s['minutes']:.1f} min of training)"
+        bpc = s["metrics"]["val"]["bpc"]
+        rec_data = s.get("data", {})
+        if rec.path != default.path and rec_data.get("val_chars") != data.get("val_chars"):
+            rival = s["baselines"]["val"]["bigram"]["bpc"]
+            row += f" — on a {rec_data.get('val_chars', 0):,}-char slice, where the bigram scores {rival:.2f}"
+        lines.append(
+            f"| **{row}** | **{bpc:.2f}** |" if rec.path == default.path else f"| {row} | {bpc:.2f} |"
+        )
+        notes.append(f"{what}: {rec.describe()}")
+    lines += ["", "Measured " + "; ".join(notes) + "."]
+    if default.sample:
+        lines += [
+            "",
+            "A sample from the default run (`sample.txt`):",
+            "",
+            "```",
+            default.sample.strip(),
+            "```",
+        ]
+    return "\n".join(lines) + "\n"
