@@ -45,10 +45,23 @@ def _diagnose(results: Path) -> str:
     return render_diagnose_section(results)
 
 
-def _stocks(results: Path) -> str:
-    from .tasks.readme_tables import render_stocks_section
+def _run(task: str, command: str, label: str = "default") -> Callable[[Path], str]:
+    """A task's figures from its recorded runs (``tasks/readme_tables.py``), or, until one is recorded, a
+    line that says so and how to record one."""
 
-    return render_stocks_section(results / "run-records")
+    def render(results: Path) -> str:
+        from .tasks import readme_tables
+        from .tasks.records import NoRecordError
+
+        try:
+            return getattr(readme_tables, f"render_{task}_section")(results / "run-records")
+        except NoRecordError:
+            return (
+                f"No {task} run is recorded yet: `{command}`, then `python benchmarks/record_run.py RUN_DIR "
+                f"--label {label}` and `python benchmarks/update_readme.py`.\n"
+            )
+
+    return render
 
 
 def _tour(results: Path) -> str:
@@ -65,7 +78,12 @@ SECTIONS: dict[str, Callable[[Path], str]] = {
     "tour": _tour,
     "gating": _gating,
     "diagnose": _diagnose,
-    "run:stocks": _stocks,
+    "run:stocks": _run("stocks", "rnnkit train --task stocks"),
+    "run:series": _run("series", "rnnkit train --task series"),
+    "run:music": _run("music", "rnnkit train --task music"),
+    "run:jump": _run("jump", "rnnkit train --task jump --preset tour", "tour"),
+    "run:compose": _run("compose", "rnnkit train --task compose"),
+    "run:text": _run("text", "rnnkit train --task text"),
 }
 
 

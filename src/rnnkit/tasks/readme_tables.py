@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from statistics import mean
 
-from .records import RunRecord, newest
+from .records import NoRecordError, RunRecord, newest
 
 _FORECASTERS = {"persistence": "persistence", "ar5": "AR(5) on log-returns", "ma5": "moving average (5 days)"}
 
@@ -192,7 +192,7 @@ def render_text_section(folder: Path, labels: tuple[str, ...] = ("default", "tou
     for label in labels:
         try:
             rec = newest(folder, "text", label)
-        except ValueError:
+        except NoRecordError:
             continue  # a configuration not recorded (yet)
         s, model = rec.summary, rec.config.get("model", {})
         size = f"{model.get('num_layers', 1)} × {model.get('hidden_size', '?')}"

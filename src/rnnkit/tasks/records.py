@@ -22,6 +22,10 @@ VERSION = 1
 REPORTS = ("forecast.json", "music.json", "jump.json", "compose.json")
 
 
+class NoRecordError(ValueError):
+    """No recorded run of the task and label asked for."""
+
+
 @dataclass
 class RunRecord:
     """One recorded run (a parsed record file)."""
@@ -117,7 +121,7 @@ def newest(folder: Path, task: str, label: str = "default") -> RunRecord:
     """The newest record of ``task`` with ``label``; ValueError saying how to make one when none exists."""
     records = read_run_records(folder, task, label)
     if not records:
-        raise ValueError(
+        raise NoRecordError(
             f"no recorded {task!r} run labelled {label!r} in {str(folder)!r}: train one and record it with "
             f"`python benchmarks/record_run.py RUN_DIR --label {label}`"
         )
