@@ -1,5 +1,6 @@
 """The README's prose figures about the gating reproduction and the adding-problem diagnosis, checked
-against the committed result files they come from (``gating.json``, ``diagnose-adding/summary.json``):
+against the committed result files they come from (``gating.json``, ``diagnose-adding/summary.json``),
+and its counts of the project's own checks (the bad-input catalogue, the property tests' examples):
 the tables are generated (``test_readme_sync.py``); the numbers quoted in the discussion around them are
 recomputed here, so that a new result file that changes them fails CI until the text is updated."""
 
@@ -71,6 +72,27 @@ def facts() -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("what", "phrase"), facts(), ids=[w for w, _ in facts()])
+def count_facts() -> list[tuple[str, str]]:
+    """The README's counts of the project's own tests: the bad-input catalogue and the property tests'
+    example budget."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from bad_input import all_cases
+
+    cases = all_cases()
+    cli = sum(c.argv is not None for c in cases)
+    source = (ROOT / "tests" / "test_properties.py").read_text(encoding="utf-8")
+    examples = sum(int(n) for n in re.findall(r"^@budget\((\d+)\)", source, flags=re.M))
+    return [
+        ("bad-input catalogue", f"A catalogue of {len(cases)} mistakes ({cli} through the command line, "
+                                f"{len(cases) - cli} through the library"),
+        ("property-test examples", f"`tests/test_properties.py`, {examples:,} derandomized examples"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("what", "phrase"), facts() + count_facts(), ids=[w for w, _ in facts() + count_facts()]
+)
 def test_readme_quotes_the_result_files(what, phrase):
     assert phrase in prose(README), f"{what}: the README should say {phrase!r} (from the result files)"
