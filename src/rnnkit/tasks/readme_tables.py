@@ -206,8 +206,8 @@ def render_text_section(folder: Path, labels: tuple[str, ...] = ("default", "tou
         lines.append(
             f"| **{row}** | **{bpc:.2f}** |" if rec.path == default.path else f"| {row} | {bpc:.2f} |"
         )
-        notes.append(f"{what}: {rec.describe()}")
-    lines += ["", "Measured " + "; ".join(notes) + "."]
+        notes.append(f"{what[0].upper()}{what[1:]}: measured {rec.describe()}.")
+    lines += ["", " ".join(notes)]
     if default.sample:
         lines += [
             "",
