@@ -162,7 +162,7 @@ def _ranges(records: list[TourRecord]) -> str:
             f"One tour is recorded ({where}); ranges over the recorded tours appear here once there are more."
         )
     lines = [
-        f"Across the {n} recorded tours ({where}): {_span(minutes)} minutes wall-clock.",
+        f"Across the {n} recorded tours ({where}): {min(minutes):.1f}–{max(minutes):.1f} minutes wall-clock.",
         "",
         "| demo | metric | model | best baseline | beat it and met its floor | time |",
         "|---|---|---|---|---|---|",
