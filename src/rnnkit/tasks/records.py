@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..train.io import atomic_write_text
+from ..train.io import write_new_json
 
 VERSION = 1
 REPORTS = ("forecast.json", "music.json", "jump.json", "compose.json")
@@ -89,15 +89,8 @@ def record_run(run_dir: Path, folder: Path, label: str, machine: dict[str, Any] 
     record = {"version": VERSION, "task": summary["task"], "label": label, "recorded": recorded,
               "run": run_dir.name, "machine": machine, "config": config, "summary": summary,
               "reports": reports, "sample": sample}  # fmt: skip
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     stem = f"{summary['task']}-{label}-{recorded}-{machine.get('cpu_slug') or 'cpu'}"
-    path, n = folder / f"{stem}.json", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.json"
-    atomic_write_text(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    return path
+    return write_new_json(folder, stem, record)
 
 
 def read_run_records(folder: Path, task: str | None = None, label: str | None = None) -> list[RunRecord]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..train.io import atomic_write_text
+from ..train.io import write_new_json
 from .sections import fmt
 
 VERSION = 1
@@ -74,15 +74,8 @@ def record_tour(tour_dir: Path, folder: Path, machine: dict[str, Any] | None = N
 
         machine = machine_info()
     record = {"version": VERSION, "machine": machine, "facts": facts, "demos": demos}
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     stem = f"{str(facts.get('date', 'undated'))[:10]}-{machine.get('cpu_slug') or 'cpu'}"
-    path, n = folder / f"{stem}.json", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.json"
-    atomic_write_text(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    return path
+    return write_new_json(folder, stem, record)
 
 
 def read_records(folder: Path) -> list[TourRecord]:

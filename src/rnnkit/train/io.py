@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import tempfile
@@ -60,6 +61,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def write_new_json(folder: str | Path, stem: str, payload: object) -> Path:
+    """Write ``payload`` as indented JSON to ``folder/stem.json``, or to ``stem-2.json``, ``stem-3.json`` …
+    when taken — a record is never overwritten — atomically; returns the path written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path, n = folder / f"{stem}.json", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.json"
+    atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    return path
 
 
 def _alive(pid: int) -> bool:
