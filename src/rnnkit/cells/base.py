@@ -1,6 +1,6 @@
 """The cell protocol shared by every recurrent cell and every backend.
 
-A cell is split in three parts (DESIGN.md):
+A cell is split in three parts, the split every backend relies on:
 
 (a) the input projection ``xg = W x + b_ih`` — one large GEMM over all time steps, done by the runner;
 (b) the recurrent projection ``hg = U h + b_hh`` — one GEMM per step;

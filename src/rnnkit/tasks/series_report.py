@@ -46,12 +46,13 @@ def write_report(
         f"{naive[best_name]['mae']:.4g}{unit}: ratio {ratio:.3f}, floor ≤ 0.9 {'MET' if met else 'NOT MET'}"
     )
     rows = ["| forecaster | MAE at H | RMSE at H | MAE over 1…H | ÷ best naive |", "|---|---|---|---|---|"]
-    for name, m in {"lstm": ours, **baselines}.items():
+    net = cfg.model.cell  # the network's name in the table and plots: its cell (lstm, gru, …)
+    for name, m in {net: ours, **baselines}.items():
         rows.append(
             f"| {name} | {m['mae']:.4g} | {m['rmse']:.4g} | {m['mae_avg']:.4g} | "
             f"{m['mae'] / best_mae if best_mae > 0 else float('inf'):.3f} |"
         )
-    forecasts = {"lstm": y0 + pred} | naive_forecasts(data, o, source.meta["periods"], cfg.data.ar_order)
+    forecasts = {net: y0 + pred} | naive_forecasts(data, o, source.meta["periods"], cfg.data.ar_order)
     tail = slice(max(0, len(o) - PLOT_POINTS), len(o))
     when = data.index[o[tail] + H]
     plot_forecast(
@@ -59,13 +60,13 @@ def write_report(
         when,
         actual[tail, -1],
         {n: f[tail, -1] for n, f in forecasts.items()},
-        model="lstm",
+        model=net,
         title=f"{H}-step-ahead forecasts on the test period (last {len(when)} origins)",
         ylabel=data.unit or "value",
     )
     errors = {n: np.mean(np.abs(f - actual), axis=0) for n, f in forecasts.items()}
     plot_horizon_errors(
-        run_dir / "horizon.png", errors, model="lstm", title="test MAE by steps ahead", ylabel=f"MAE{unit}"
+        run_dir / "horizon.png", errors, model=net, title="test MAE by steps ahead", ylabel=f"MAE{unit}"
     )
     text = f"# series: {H}-step-ahead forecast, test period\n\n{verdict}.\n\n" + "\n".join(rows) + "\n"
     atomic_write_text(run_dir / "forecast.md", text)

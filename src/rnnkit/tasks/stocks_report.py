@@ -38,11 +38,12 @@ def write_report(stocks: Any, pred: np.ndarray, cfg: Config, run_dir: Path) -> d
 
     d = cfg.data
     hs = tuple(d.horizons)
+    net = cfg.model.cell  # the network's name in the rows and plots: its cell (lstm, gru, …)
     base = baseline_returns(stocks, "test", d.ma_window, d.ar_order)
     rows, plots, offset = [], [], 0
     for i, t in enumerate(stocks.tickers.values()):
         o = t.origins["test"]
-        forecasters = {"lstm": pred[offset : offset + len(o)]} | {n: parts[i] for n, parts in base.items()}
+        forecasters = {net: pred[offset : offset + len(o)]} | {n: parts[i] for n, parts in base.items()}
         offset += len(o)
         for k, h in enumerate(hs):
             actual, start = t.price[o + h], t.price[o]
@@ -62,12 +63,12 @@ def write_report(stocks: Any, pred: np.ndarray, cfg: Config, run_dir: Path) -> d
                     t.dates[o[tail] + h],
                     actual[tail],
                     {n: p[tail] for n, p in prices.items()},
-                    model="lstm",
+                    model=net,
                     title=f"{t.ticker}: {h}-day-ahead forecasts, last {PLOT_DAYS} test days",
                     ylabel="adjusted close ($)",
                 )
                 plots.append(path.name)
-    ours = [r for r in rows if r["forecaster"] == "lstm"]
+    ours = [r for r in rows if r["forecaster"] == net]
     wins = [r for r in ours if r["ratio"] < 1.0]
     mean_ratio = float(np.mean([r["ratio"] for r in ours]))
     if mean_ratio < 0.99:
