@@ -16,6 +16,7 @@ from .cells import (
     get_cell,
     list_cells,
     register_cell,
+    unregister_cell,
 )
 from .layers import GRU, LSTM, RNN, create_layer
 from .min_layers import MinGRU, MinLSTM
@@ -52,4 +53,5 @@ __all__ = [
     "load_run",
     "models",
     "register_cell",
+    "unregister_cell",
 ]

@@ -4,7 +4,7 @@ from .base import CellModule, CellSpec
 from .gru import GRUCell, GRUSpec
 from .lstm import LSTMCell, LSTMSpec
 from .min_rnn import MinGRUCell, MinGRUSpec, MinLSTMCell, MinLSTMSpec
-from .registry import CellEntry, get_cell, list_cells, register_cell
+from .registry import CellEntry, get_cell, list_cells, register_cell, unregister_cell
 from .rnn import RNNCell, RNNSpec
 from .ur_gru import URGRUCell, URGRUSpec
 from .ur_lstm import URLSTMCell, URLSTMSpec
@@ -30,4 +30,5 @@ __all__ = [
     "get_cell",
     "list_cells",
     "register_cell",
+    "unregister_cell",
 ]

@@ -1,6 +1,20 @@
 """The cell registry: name -> cell. Tests, the CLI and the models iterate over it, so a cell added here
 is covered by every generic test (parity where a torch twin exists, gradcheck, backend equivalence,
-padded ≡ alone, trace recomputes the outputs)."""
+padded ≡ alone, trace recomputes the outputs).
+
+Adding a cell (``tests/test_add_a_cell.py`` does exactly this at run time, with a toy cell):
+
+1. A :class:`~rnnkit.cells.base.CellSpec` subclass in its own file, the equations in its docstring:
+   ``name``, ``gate_names`` (what ``trace()`` reports), ``num_chunks`` (row blocks G of W and U),
+   ``state_names`` (``("h",)`` or ``("h", "c")``), and ``pointwise(xg, hg, state, extras, record)`` —
+   the elementwise step from ``W x + b_ih`` and ``U h + b_hh`` (each (B, G*H)) to the new state.
+2. A single-step module: a :class:`~rnnkit.cells.base.CellModule` subclass that passes its spec.
+3. ``register_cell(CellEntry(name, Spec, Cell, "rnnkit.scan.layer:RecurrentLayer"))`` — or a layer class
+   bound to the cell, as ``rnnkit.layers:LSTM`` is. From then on ``rnnkit.create_layer(name, …)``, the
+   models' ``cell=`` option, ``rnnkit train --set model.cell=NAME`` and the generic tests take it.
+4. Optional, for speed: a fused functor named by ``CellSpec.kernel`` in ``scan/cpu/csrc/cells.h``; without
+   one the cell runs on the reference backend (the cpu backend's equivalence tests then cover it too).
+"""
 
 from __future__ import annotations
 
@@ -64,6 +78,13 @@ def register_cell(entry: CellEntry) -> CellEntry:
         raise ValueError(f"cell name {entry.name!r} is already registered")
     _REGISTRY[entry.name] = entry
     return entry
+
+
+def unregister_cell(name: str) -> CellEntry:
+    """Remove a registered cell (a plugin unloading, a test cleaning up); returns its entry."""
+    if name not in _REGISTRY:
+        raise ValueError(f"no registered cell {name!r}; registered cells: {', '.join(list_cells())}")
+    return _REGISTRY.pop(name)
 
 
 def get_cell(name: str) -> CellEntry:
