@@ -99,7 +99,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..bench.report import run_benchmark, write_run
     from ..scan.backends import backend_status
-    from .train import check_out_dir
+    from ._cli import check_out_dir
 
     try:
         check_out_dir("--out", args.out)  # before minutes of timing, not after

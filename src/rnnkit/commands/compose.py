@@ -7,7 +7,7 @@ import argparse
 import sys
 import textwrap
 
-from .train import cli_errors
+from ._cli import cli_errors
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

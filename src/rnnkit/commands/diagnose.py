@@ -69,7 +69,7 @@ def _positive(name: str, value: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .train import cli_errors
+    from ._cli import cli_errors
 
     return cli_errors("diagnose")(_run)(args)
 
@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..cells.registry import get_cell
     from ..diagnose import diagnose, fresh_subjects, load_input, run_subjects
-    from .train import check_out_dir
+    from ._cli import check_out_dir
 
     if args.threads:
         torch.set_num_threads(_positive("--threads", args.threads))

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from .train import cli_errors
+from ._cli import cli_errors
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .train import check_out_file, cli_errors
+from ._cli import check_out_file, cli_errors
 
 DESCRIPTION = """\
 Export a trained run's model for deployment, in the form each model shape is used:

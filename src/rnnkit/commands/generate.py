@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .train import check_out_file, cli_errors
+from ._cli import check_out_file, cli_errors
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..cli import in_words
 from ..tour.demos import DEMO_NAMES
-from .train import check_out_dir, cli_errors
+from ._cli import check_out_dir, cli_errors
 
 EPILOG = """\
 demos (in order): text, stocks, series, music, jump, compose — each is `rnnkit train --task NAME
