@@ -103,7 +103,7 @@ def test_chance_reads_as_people_say_it(p, text):
 def test_saliency_scale_shows_every_frame_where_the_largest_one_hid_the_rest():
     from matplotlib.colors import LogNorm
 
-    from rnnkit.tasks.jump_report import saliency_scale
+    from rnnkit.plots.video import saliency_scale
 
     rng = np.random.default_rng(0)
     T, S = 16, 8
@@ -119,7 +119,7 @@ def test_saliency_scale_shows_every_frame_where_the_largest_one_hid_the_rest():
 
 
 def test_saliency_figure_has_a_colour_bar_with_units(tmp_path):
-    from rnnkit.tasks.jump_report import plot_saliency_scaled, saliency_figure
+    from rnnkit.plots.video import plot_saliency, saliency_figure
 
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 256, (8, 1, 16, 16), dtype=np.uint8)
@@ -128,7 +128,7 @@ def test_saliency_figure_has_a_colour_bar_with_units(tmp_path):
     labels = [ax.get_ylabel() for ax in fig.axes]
     assert len(fig.axes) == 4 and any("logit per unit of" in label for label in labels)
     assert any("99th percentile" in ax.get_title(loc="left") for ax in fig.axes)
-    assert plot_saliency_scaled(frames, sal, tmp_path / "s.png").stat().st_size > 1000
+    assert plot_saliency(frames, sal, tmp_path / "s.png").stat().st_size > 1000
     with pytest.raises(ValueError, match=r"saliency must have shape \(8, 16, 16\)"):
         saliency_figure(frames, sal[:4])
 

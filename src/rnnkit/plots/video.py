@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,27 +76,75 @@ def plot_frame_probabilities(
     return save_png(fig, path)
 
 
+def saliency_scale(sal: np.ndarray, decades: float = 2.0) -> tuple[float, float]:
+    """(bottom, top) of the saliency colour scale shared by all frames of a clip: the top is the 99th
+    percentile of all its pixels (a few extreme pixels do not darken the rest), the bottom ``decades``
+    powers of ten below it (values outside are drawn at the ends)."""
+    top = float(np.percentile(sal, 99))
+    top = top if top > 0 else max(float(np.max(sal)), 1e-12)
+    return top / 10**decades, top
+
+
 def plot_saliency(
-    frames: np.ndarray, saliency: np.ndarray, path: str | os.PathLike[str], *, title: str = ""
+    frames: np.ndarray,
+    saliency: np.ndarray,
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
+    target: str = "jump",
 ) -> Path:
-    """Save a PNG: one clip's frames (top) and the saliency |∂ logit / ∂ pixel| over them (bottom).
+    """Save :func:`saliency_figure` as a PNG: one clip's frames, the saliency |∂ logit / ∂ pixel| over
+    them on one logarithmic scale with a colour bar, and each frame's share of it.
 
     Args:
         frames: (T, C, S, S) uint8.
         saliency: (T, S, S) non-negative.
     """
-    frames, saliency = np.asarray(frames), np.asarray(saliency, dtype=np.float64)
+    return save_png(saliency_figure(frames, saliency, title=title, target=target), path)
+
+
+def saliency_figure(frames: np.ndarray, sal: np.ndarray, *, title: str = "", target: str = "jump") -> Any:
+    """A clip's frames (top), the saliency |∂ logit / ∂ pixel| over them on ONE logarithmic colour scale
+    shared by every frame (:func:`saliency_scale`; the colour bar gives the units), and each frame's
+    share of the total saliency (how much the answer depends on it).
+
+    Args:
+        frames: (T, C, S, S) uint8.
+        sal: (T, S, S) non-negative, in logit per unit of pixel intensity (intensities in [0, 1]).
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import LogNorm
+
+    frames, sal = np.asarray(frames), np.asarray(sal, dtype=np.float64)
     T, _, S, _ = frames.shape
-    if saliency.shape != (T, S, S):
-        raise ValueError(f"saliency must have shape ({T}, {S}, {S}), got {saliency.shape}")
-    scaled = saliency / max(float(saliency.max()), 1e-12)
-    heat = np.rint(255 * scaled).astype(np.uint8)[:, None]  # (T, 1, S, S)
-    fig = new_figure(min(18.0, 2.0 + 0.55 * T), 2.4)
-    ax1, ax2 = fig.subplots(2, 1)
+    if sal.shape != (T, S, S):
+        raise ValueError(f"saliency must have shape ({T}, {S}, {S}), got {sal.shape}")
+    low, top = saliency_scale(sal)
+    strip = np.full((S, T * (S + 1) - 1), np.nan)  # NaN gaps between frames, drawn white
+    for t in range(T):
+        strip[:, t * (S + 1) : t * (S + 1) + S] = np.clip(sal[t], low, top)
+    cmap = colormaps["magma"].with_extremes(bad="white")
+    fig = new_figure(min(18.0, 2.5 + 0.55 * T), 3.6)
+    ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True, height_ratios=[1.0, 1.0, 0.7])
     ax1.imshow(_strip(frames), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax2.imshow(_strip(heat), cmap="magma", vmin=0, vmax=255, interpolation="nearest")
+    image = ax2.imshow(strip, cmap=cmap, norm=LogNorm(low, top), interpolation="nearest")
     for ax in (ax1, ax2):
         ax.set_axis_off()
     ax1.set_title(title, fontsize=9, loc="left")
-    ax2.set_title("saliency |∂ logit / ∂ pixel|", fontsize=8, loc="left")
-    return save_png(fig, path)
+    ax2.set_title(
+        f"saliency |∂ logit({target}) / ∂ pixel| of the answer after the last frame: one log scale for all "
+        f"frames, topped at the clip's 99th percentile ({top:.2g}), two decades shown",
+        fontsize=8,
+        loc="left",
+    )
+    bar = fig.colorbar(image, ax=[ax1, ax2, ax3], location="right", shrink=0.4, pad=0.01)  # beside row 2
+    bar.set_label("logit per unit of\npixel intensity (0–1)", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
+    share = sal.reshape(T, -1).sum(1) / max(float(sal.sum()), 1e-300)  # (T,)
+    centres = np.arange(T) * (S + 1) + S / 2 - 0.5
+    ax3.bar(centres, share, width=S * 0.8, color="tab:purple")
+    ax3.set_ylabel("share of\nsaliency", fontsize=7)
+    ax3.tick_params(labelsize=7)
+    ax3.set_xticks(centres[:: max(1, T // 8)], [str(t) for t in range(0, T, max(1, T // 8))])
+    ax3.set_xlabel("frame", fontsize=8)
+    return fig

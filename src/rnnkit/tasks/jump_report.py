@@ -93,74 +93,6 @@ def _maybe(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
-def saliency_scale(sal: np.ndarray, decades: float = 2.0) -> tuple[float, float]:
-    """(bottom, top) of the saliency colour scale shared by all frames of a clip: the top is the 99th
-    percentile of all its pixels (a few extreme pixels do not darken the rest), the bottom ``decades``
-    powers of ten below it (values outside are drawn at the ends)."""
-    top = float(np.percentile(sal, 99))
-    top = top if top > 0 else max(float(np.max(sal)), 1e-12)
-    return top / 10**decades, top
-
-
-def plot_saliency_scaled(
-    frames: np.ndarray, sal: np.ndarray, path: Path, *, title: str = "", target: str = "jump"
-) -> Path:
-    """Save :func:`saliency_figure` as a PNG."""
-    from ..plots._png import save_png
-
-    return save_png(saliency_figure(frames, sal, title=title, target=target), path)
-
-
-def saliency_figure(frames: np.ndarray, sal: np.ndarray, *, title: str = "", target: str = "jump") -> Any:
-    """A clip's frames (top), the saliency |∂ logit / ∂ pixel| over them on ONE logarithmic colour scale
-    shared by every frame (:func:`saliency_scale`; the colour bar gives the units), and each frame's
-    share of the total saliency (how much the answer depends on it).
-
-    Args:
-        frames: (T, C, S, S) uint8.
-        sal: (T, S, S) non-negative, in logit per unit of pixel intensity (intensities in [0, 1]).
-    """
-    from matplotlib import colormaps
-    from matplotlib.colors import LogNorm
-
-    from ..plots._png import new_figure
-    from ..plots.video import _strip
-
-    frames, sal = np.asarray(frames), np.asarray(sal, dtype=np.float64)
-    T, _, S, _ = frames.shape
-    if sal.shape != (T, S, S):
-        raise ValueError(f"saliency must have shape ({T}, {S}, {S}), got {sal.shape}")
-    low, top = saliency_scale(sal)
-    strip = np.full((S, T * (S + 1) - 1), np.nan)  # NaN gaps between frames, drawn white
-    for t in range(T):
-        strip[:, t * (S + 1) : t * (S + 1) + S] = np.clip(sal[t], low, top)
-    cmap = colormaps["magma"].with_extremes(bad="white")
-    fig = new_figure(min(18.0, 2.5 + 0.55 * T), 3.6)
-    ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True, height_ratios=[1.0, 1.0, 0.7])
-    ax1.imshow(_strip(frames), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    image = ax2.imshow(strip, cmap=cmap, norm=LogNorm(low, top), interpolation="nearest")
-    for ax in (ax1, ax2):
-        ax.set_axis_off()
-    ax1.set_title(title, fontsize=9, loc="left")
-    ax2.set_title(
-        f"saliency |∂ logit({target}) / ∂ pixel| of the answer after the last frame: one log scale for all "
-        f"frames, topped at the clip's 99th percentile ({top:.2g}), two decades shown",
-        fontsize=8,
-        loc="left",
-    )
-    bar = fig.colorbar(image, ax=[ax1, ax2, ax3], location="right", shrink=0.4, pad=0.01)  # beside row 2
-    bar.set_label("logit per unit of\npixel intensity (0–1)", fontsize=7)
-    bar.ax.tick_params(labelsize=7)
-    share = sal.reshape(T, -1).sum(1) / max(float(sal.sum()), 1e-300)  # (T,)
-    centres = np.arange(T) * (S + 1) + S / 2 - 0.5
-    ax3.bar(centres, share, width=S * 0.8, color="tab:purple")
-    ax3.set_ylabel("share of\nsaliency", fontsize=7)
-    ax3.tick_params(labelsize=7)
-    ax3.set_xticks(centres[:: max(1, T // 8)], [str(t) for t in range(0, T, max(1, T // 8))])
-    ax3.set_xlabel("frame", fontsize=8)
-    return fig
-
-
 def verdicts(metrics: dict[str, float], baselines: dict[str, dict[str, float]]) -> dict[str, Any]:
     """The floor checks on one split's metrics and baselines."""
     acc, shuffled = metrics["accuracy"], metrics["shuffled_accuracy"]
@@ -231,7 +163,7 @@ def write_plots(
     """``jump_probability.png`` and ``jump_saliency.png`` in ``run_dir``; returns their names and, with
     a jump class, ``early_answers`` (:func:`early_answers`: why P(jump) after the first frames means
     little; noted on the probability plot). ``train_shares``: class name → share of training clips."""
-    from ..plots.video import plot_frame_probabilities
+    from ..plots.video import plot_frame_probabilities, plot_saliency
 
     k = cfg.data.plot_clips
     if clips is None or k == 0 or len(clips) == 0:
@@ -276,7 +208,7 @@ def write_plots(
     sal = saliency(model, x[first], cls[first])
     title = titles[first].split("\n")[-1]
     path = run_dir / "jump_saliency.png"
-    plot_saliency_scaled(clips.frames[idx[first]], sal, path, title=title, target=names[cls[first]])
+    plot_saliency(clips.frames[idx[first]], sal, path, title=title, target=names[cls[first]])
     out: dict[str, Any] = {
         "probability_plot": "jump_probability.png",
         "saliency_plot": "jump_saliency.png",
