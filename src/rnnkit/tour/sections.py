@@ -62,13 +62,15 @@ AUDIO_CAPTION = (
 PROBABILITY_CAPTION = (
     "For a few test clips: the frames across, and under them the probability the model gives after "
     "reading frames 0 … t (blue dots), the 0.5 decision line dashed, the frames with the dog in the air "
-    "shaded orange. On a jump clip the probability should rise with or after the shaded frames, not on "
-    "the first frame; on other clips it should stay low."
+    "shaded orange. On a jump clip the probability should rise with or after the shaded frames; on other "
+    "clips it should stay low. Only the answer after the last frame is trained, so the answers after the "
+    "first frames (before any motion shows) are untrained guesses; the plot's header gives their average."
 )
 SALIENCY_CAPTION = (
-    "One clip's frames (top) and the saliency |∂ logit / ∂ pixel| of the model's answer on each of them "
-    "(bottom; brighter: the pixel moved the answer more). The bright spots should sit on the dog, above "
-    "all in the frames of the jump, not on the background or the distractors."
+    "One clip's frames (top), the saliency |∂ logit / ∂ pixel| of the model's answer on each of them on "
+    "one logarithmic scale shared by all frames (middle; brighter: the pixel moved the answer more; the "
+    "colour bar gives the units), and each frame's share of it (bottom). The bright spots should sit on "
+    "the dog, above all in the frames of the jump, not on the background or the distractors."
 )
 
 
