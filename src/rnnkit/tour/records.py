@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..train.io import write_new_json
+from .report import HEADER, aligned_table, duration
 from .sections import fmt
 
 VERSION = 1
-HEADER = ["demo", "metric", "model", "best baseline", "verdict", "time"]
 
 
 @dataclass
@@ -43,10 +43,6 @@ class TourRecord:
     @property
     def minutes(self) -> float:
         return float(self.facts.get("seconds", 0.0)) / 60
-
-
-def _time(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def record_tour(tour_dir: Path, folder: Path, machine: dict[str, Any] | None = None) -> Path:
@@ -94,15 +90,9 @@ def read_records(folder: Path) -> list[TourRecord]:
 
 def _row(d: dict[str, Any]) -> list[str]:
     if d.get("status") != "ok" or d.get("metric") is None:
-        return [d["demo"], "—", "—", "—", f"FAILED: {d.get('error')}", _time(d.get("seconds", 0.0))]
+        return [d["demo"], "—", "—", "—", f"FAILED: {d.get('error')}", duration(d.get("seconds", 0.0))]
     base = "—" if d.get("best_baseline") is None else f"{fmt(d.get('baseline'))} ({d['best_baseline']})"
-    return [d["demo"], d["metric"], fmt(d.get("model")), base, d.get("verdict", ""), _time(d["seconds"])]
-
-
-def _aligned(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["─" * w for w in widths]), *(line(r) for r in rows)])
+    return [d["demo"], d["metric"], fmt(d.get("model")), base, d.get("verdict", ""), duration(d["seconds"])]
 
 
 def _span(values: list[float], unit: str = "") -> str:
@@ -134,7 +124,7 @@ def render_tour_section(folder: Path) -> str:
     ]
     if new.note:
         lines[-1] += f" {new.note[0].upper()}{new.note[1:]}."
-    lines += ["", "```text", _aligned(HEADER, [_row(d) for d in new.demos]), "```", ""]
+    lines += ["", "```text", aligned_table(HEADER, [_row(d) for d in new.demos]), "```", ""]
     misses = [d for d in new.demos if d.get("status") == "ok" and d.get("ok") is False]
     if misses:
         lines.append("Where a model did not beat its baseline (or its floor) in that tour:")
@@ -173,7 +163,7 @@ def _ranges(records: list[TourRecord]) -> str:
         base = f"{_span(bases)} ({', '.join(names)})" if bases else "—"
         beat = sum(1 for d in rows if d.get("ok") is True)
         secs = [d["seconds"] for d in rows]
-        lo, hi = _time(min(secs)), _time(max(secs))
+        lo, hi = duration(min(secs)), duration(max(secs))
         span_t = lo if lo == hi else f"{lo}–{hi}"
         metrics = sorted({d["metric"] for d in rows})
         lines.append(

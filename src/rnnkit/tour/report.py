@@ -49,7 +49,8 @@ class TourFacts:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _time(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``50 s`` below a minute, ``1.9 min`` from one on."""
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
@@ -60,10 +61,10 @@ def summary_rows(runs: Sequence[DemoRun]) -> list[list[str]]:
         o = r.outcome
         if o is not None:
             base = "—" if o.baseline_name is None else f"{fmt(o.baseline)} ({o.baseline_name})"
-            rows.append([r.demo.name, o.metric, fmt(o.model), base, o.verdict, _time(r.seconds)])
+            rows.append([r.demo.name, o.metric, fmt(o.model), base, o.verdict, duration(r.seconds)])
         else:
             what = {"failed": f"FAILED: {r.error}", "interrupted": "interrupted", "pending": "not run"}
-            rows.append([r.demo.name, "—", "—", "—", what.get(r.status, r.status), _time(r.seconds)])
+            rows.append([r.demo.name, "—", "—", "—", what.get(r.status, r.status), duration(r.seconds)])
     return rows
 
 
@@ -74,9 +75,14 @@ def summary_table(runs: Sequence[DemoRun], max_verdict: int = 60) -> str:
     """The summary as an aligned plain-text table for the terminal."""
     rows = [[c if i != 4 or len(c) <= max_verdict else c[: max_verdict - 1] + "…" for i, c in enumerate(row)]
             for row in summary_rows(runs)]  # fmt: skip
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADER)]
+    return aligned_table(HEADER, rows)
+
+
+def aligned_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, a rule of ─ under the header: a plain-text table."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
-    return "\n".join([line(HEADER), line(["─" * w for w in widths]), *(line(r) for r in rows)])
+    return "\n".join([line(header), line(["─" * w for w in widths]), *(line(r) for r in rows)])
 
 
 def _overview(runs: Sequence[DemoRun], facts: TourFacts) -> list[Block]:
@@ -94,7 +100,7 @@ def _overview(runs: Sequence[DemoRun], facts: TourFacts) -> list[Block]:
     blocks.append(
         Text(
             f"Run {facts.date} on {facts.machine}; {facts.software}; {facts.backend}. "
-            f"Wall-clock time {_time(facts.seconds)}{budget}; load average {facts.load_start} at the "
+            f"Wall-clock time {duration(facts.seconds)}{budget}; load average {facts.load_start} at the "
             f"start, {facts.load_end or '…'} at the end."
         )
     )
@@ -134,7 +140,7 @@ def build_document(runs: Sequence[DemoRun], facts: TourFacts) -> Document:
         if r.outcome is not None:
             blocks = list(r.outcome.blocks)
         elif r.status == "failed":
-            blocks = [Text(f"**This demo failed** after {_time(r.seconds)}: `{r.error}`.")]
+            blocks = [Text(f"**This demo failed** after {duration(r.seconds)}: `{r.error}`.")]
             if r.traceback:
                 blocks.append(Code(r.traceback, "Traceback (last lines):"))
         elif r.status == "interrupted":
