@@ -77,6 +77,9 @@ def test_clip_value_bounds_every_element():
 
 
 def test_clip_value_then_norm():
+    """Both set: clamp by value FIRST, then scale the clamped gradients to the norm. The update is the
+    clamped gradient's direction, not the raw gradient's — norm-then-value (the swapped order) would
+    leave the raw direction, since after scaling no element reaches the value limit."""
     model, batch = TinyTagger(), batches(1)[0]
     grads = manual_grads(model, batch)
     limit = 0.25 * max(float(g.abs().max()) for g in grads)
@@ -84,7 +87,31 @@ def test_clip_value_then_norm():
     clip = total_norm(clipped) / 3
     deltas, row = one_step(model, batch, sgd(max_steps=1, clip_norm=clip, clip_value=limit))
     assert row["grad_norm"] == pytest.approx(total_norm(grads), rel=1e-5)
+    assert row["clipped"] is True
     assert total_norm(deltas) == pytest.approx(clip, rel=1e-4)
+    scale = clip / total_norm(clipped)
+    swapped = [(g * (clip / total_norm(grads))).clamp(-limit, limit) for g in grads]
+    gap = max(float((s - c * scale).abs().max()) for s, c in zip(swapped, clipped, strict=True))
+    assert gap > 1e-3 * limit  # the two orders differ here, so the check below tells them apart
+    for d, c in zip(deltas, clipped, strict=True):  # value first, then norm: the clamped direction
+        torch.testing.assert_close(d, c * scale, atol=1e-6, rtol=1e-4)
+
+
+def test_clipped_flag_reports_a_norm_clip_when_a_value_limit_is_also_set():
+    """With both limits set and only the norm one binding, ``clipped`` is still True (a flag that
+    looked only at the value clamp would say False); with neither binding it is False."""
+    model, batch = TinyTagger(), batches(1)[0]
+    grads = manual_grads(model, batch)
+    loose = 2.0 * max(float(g.abs().max()) for g in grads)  # the value clamp changes nothing
+    clip = total_norm(grads) / 4
+    deltas, row = one_step(copy.deepcopy(model), batch, sgd(max_steps=1, clip_norm=clip, clip_value=loose))
+    assert row["clipped"] is True
+    assert total_norm(deltas) == pytest.approx(clip, rel=1e-4)
+    deltas, row = one_step(copy.deepcopy(model), batch,
+                           sgd(max_steps=1, clip_norm=4 * total_norm(grads), clip_value=loose))
+    assert row["clipped"] is False
+    for d, g in zip(deltas, grads, strict=True):
+        torch.testing.assert_close(d, g, atol=1e-6, rtol=1e-5)
 
 
 def test_lr_schedule_warmup_cosine_linear_and_time_budget():
