@@ -218,8 +218,32 @@ def test_non_finite_loss_raises_and_keeps_the_last_weights(tmp_path):
 
 
 def test_bf16_autocast_on_cpu_trains():
-    r = Trainer(TinyTagger(), lm_loss, batches(), optim=OptimConfig(max_steps=2), run=quiet(amp="bf16")).fit()
+    """amp="bf16": every training forward (and the evaluation) runs under CPU bf16 autocast — the
+    logits come out in bfloat16 — while the weights and their updates stay float32. A trainer that
+    dropped the autocast would give float32 logits here; amp="off" must give float32."""
+    seen: list[tuple[str, bool, torch.dtype]] = []
+
+    def probing_loss(model, batch, state):
+        out = lm_loss(model, batch, state)
+        logits, _ = model(batch[0])
+        seen.append(("train" if model.training else "eval", torch.is_autocast_enabled("cpu"), logits.dtype))
+        return out
+
+    model = TinyTagger()
+    before = [p.detach().clone() for p in model.parameters()]
+    data = batches()
+    r = Trainer(model, probing_loss, data, val_data=data[:1], optim=OptimConfig(max_steps=2),
+                run=quiet(amp="bf16")).fit()
     assert r.steps == 2
+    train = [s for s in seen if s[0] == "train"]
+    assert len(train) == 2 and all(s[1:] == (True, torch.bfloat16) for s in train), seen
+    evals = [s for s in seen if s[0] == "eval"]
+    assert evals and all(s[1:] == (True, torch.bfloat16) for s in evals), seen
+    for b, p in zip(before, model.parameters(), strict=True):
+        assert p.dtype == torch.float32 and not torch.equal(b, p.detach())  # trained, still float32
+    seen.clear()
+    Trainer(TinyTagger(), probing_loss, data, optim=OptimConfig(max_steps=1), run=quiet(amp="off")).fit()
+    assert [s[1:] for s in seen if s[0] == "train"] == [(False, torch.float32)], seen
 
 
 def test_bad_arguments():
