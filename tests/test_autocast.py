@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import rnnkit
 
@@ -59,14 +60,37 @@ def test_output_and_state_dtypes_match_torch_under_cpu_bf16_autocast(name):
             assert got == expected, f"{name} {kw} {label}: rnnkit {got}, torch.nn {expected}"
 
 
+class MatmulDtypes(TorchDispatchMode):
+    """Records the operand dtypes of every matrix product dispatched while active (after autocast has
+    cast them), so a test can tell bf16 arithmetic from float32 arithmetic whose result is cast."""
+
+    PRODUCTS = frozenset({"mm", "addmm", "bmm", "baddbmm", "matmul", "linear"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, tuple[torch.dtype, ...]]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func._overloadpacket.__name__ in self.PRODUCTS:
+            dtypes = tuple(a.dtype for a in args if isinstance(a, torch.Tensor))
+            self.seen.append((func._overloadpacket.__name__, dtypes))
+        return func(*args, **(kwargs or {}))
+
+
 @pytest.mark.parametrize("name", CELLS)
 def test_numbers_under_autocast_stay_close_to_float32(name):
+    """Under autocast the layer's matrix products run in bfloat16 (as torch.nn's do), and the result
+    stays close to float32. Without the product check, a layer that computed in float32 and only cast
+    its outputs to torch's dtypes would pass."""
     ref, ours = pair(name, num_layers=2)
     x = torch.randn(T, B, I)
     out32, _ = ours(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out, _ = ours(x)
+        with MatmulDtypes() as products:
+            out, _ = ours(x)
         out_ref, _ = ref(x)
+    assert products.seen, "no matrix product was dispatched under autocast"
+    assert all(set(d) == {torch.bfloat16} for _, d in products.seen), products.seen
     assert torch.allclose(out.float(), out32, atol=5e-2), (out.float() - out32).abs().max()
     assert torch.allclose(out.float(), out_ref.float(), atol=5e-2), (out.float() - out_ref).abs().max()
 
