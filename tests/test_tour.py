@@ -68,19 +68,27 @@ def test_smoke_tour_writes_every_section_with_metrics_and_baselines(smoke_tour):
     assert code == 0
     md = (out / "report.md").read_text()
     page = (out / "report.html").read_text()
+    report = json.loads((out / "report.json").read_text())
+    recorded = {d["demo"]: d for d in report["demos"]}
     for name, (baseline, headline) in EXPECTED.items():
         assert f'<a id="{name}"></a>' in md and f'<h2 id="{name}">' in page
         section = md.split(f'<a id="{name}"></a>')[1].split("<a id=")[0]
         header = next(line for line in section.splitlines() if line.startswith("| metric | model |"))
         assert baseline in header, (name, header)
+        columns = [c.strip() for c in header.strip("|").split("|")]
         row = next(line for line in section.splitlines() if line.startswith(f"| {headline} |"))
         cells = [c.strip().strip("*") for c in row.strip("|").split("|")]
-        assert len(cells) == len(header.strip("|").split("|")) and float(cells[1]) == float(cells[1])
+        assert len(cells) == len(columns)
+        # the headline row shows the numbers the run recorded: the model's in the model column and the
+        # best baseline's in that baseline's column (as printed, 4 digits) — not some other number
+        want = recorded[name]
+        assert float(cells[1]) == pytest.approx(want["model"], rel=5e-4, abs=5e-5), (name, row, want)
+        best = cells[columns.index(want["best_baseline"])]
+        assert float(best) == pytest.approx(want["baseline"], rel=5e-4, abs=5e-5), (name, row, want)
         assert f"Full-budget run: `rnnkit train --task {name}`" in section
         assert f"<td>{name}</td>" in page  # its summary row
     assert "accuracy, frames shuffled (order control) ↑" in md  # the jump control
     assert "short tour runs" in md and "Smoke mode" in md and "same run, on the same split" in md
-    report = json.loads((out / "report.json").read_text())
     assert [d["demo"] for d in report["demos"]] == list(DEMO_NAMES)
     assert all(d["status"] == "ok" and d["model"] is not None and d["verdict"] for d in report["demos"])
 
