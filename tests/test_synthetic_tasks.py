@@ -102,6 +102,14 @@ def test_tasks_train_end_to_end(task, tmp_path):
         assert math.isclose(data["baselines"]["val"]["memoryless"]["loss"], synthetic.copy_baseline(10))
     if task == "adding":  # the empirical 1/6 on the fixed validation set
         assert abs(data["baselines"]["val"]["predict 1"]["mse"] - 1 / 6) < 0.1
+        # exactly the MSE of predicting 1 on the run's own (fixed) validation and test targets: a
+        # baseline predicting anything else, or scored on other data, is off by far more than 1e-6
+        split = t.build_data(cfg)
+        for name, source in (("val", split.val), ("test", split.test)):
+            ys = torch.cat([y for _, y in source.epoch(0)]).double()
+            row = data["baselines"][name]["predict 1"]
+            assert row["mse"] == pytest.approx(float(((ys - 1) ** 2).mean()), rel=1e-6, abs=1e-9), name
+            assert row["ratio"] == pytest.approx(row["mse"] * 6, rel=1e-6), name
 
 
 def test_model_options_reach_the_layer():
