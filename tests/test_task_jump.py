@@ -15,6 +15,7 @@ from rnnkit.data.video import ClipConfig, make_clips
 from rnnkit.tasks import get_task, resolve_config, train
 from rnnkit.tasks.jump import ClipBatches, _split_user_clips
 from rnnkit.tasks.jump_model import FrameClassifier, build_sequence_model
+from rnnkit.tasks.jump_report import ACCURACY_FLOOR, CLEAR_MARGIN, verdicts
 
 
 def test_clip_batches_order_depends_on_seed_and_epoch_and_resumes():
@@ -118,9 +119,40 @@ def test_jump_task_trains_and_writes_its_outputs(tmp_path):
     report = (run / "jump.md").read_text()
     assert "| model, frames shuffled |" in report and "floor 0.95" in report
     assert saved["artifacts"]["report"] == "jump.md" and isinstance(saved["artifacts"]["floor_met"], bool)
+    # each verdict is the comparison it names, on the test numbers the report shows (this 4-step run
+    # is at chance, so a floor that always said "met" or compared with the wrong number fails here)
+    shown = json.loads((run / "jump.json").read_text())
+    acc, shuffled = shown["metrics"]["accuracy"], shown["metrics"]["shuffled_accuracy"]
+    best_frame = max(v["accuracy"] for k, v in shown["baselines"].items() if k.startswith("per-frame"))
+    assert acc < ACCURACY_FLOOR and saved["artifacts"]["floor_met"] is False
+    assert saved["artifacts"]["order_matters"] is (acc - shuffled >= CLEAR_MARGIN)
+    assert saved["artifacts"]["no_single_frame"] is (acc - best_frame >= CLEAR_MARGIN)
+    assert f"| model | {acc:.3f} |" in report and f"test accuracy {acc:.3f} (floor 0.95: NOT MET)" in report
     for split in ("val", "test"):
         assert set(saved["metrics"][split]) == {"loss", "accuracy", "shuffled_accuracy"}
         assert {"majority", "per-frame mean", "per-frame max"} <= set(saved["baselines"][split])
+
+
+def test_jump_verdicts_are_the_floors_they_name():
+    """floor_met is test accuracy >= 0.95; order_matters and no_single_frame need a 0.2 lead over the
+    shuffled frames and over the best per-frame baseline (no per-frame baseline: None)."""
+    assert (ACCURACY_FLOOR, CLEAR_MARGIN) == (0.95, 0.2)
+
+    def frames(best: float) -> dict[str, dict[str, float]]:
+        return {
+            "majority": {"accuracy": 0.5},
+            "per-frame mean": {"accuracy": 0.6},
+            "per-frame max": {"accuracy": best},
+        }
+
+    v = verdicts({"accuracy": 0.95, "shuffled_accuracy": 0.7}, frames(0.7))
+    assert (v["floor_met"], v["order_matters"], v["no_single_frame"]) == (True, True, True)
+    assert v["best_per_frame"] == 0.7 and "(floor 0.95: MET)" in v["verdict"]
+    v = verdicts({"accuracy": 0.94, "shuffled_accuracy": 0.8}, frames(0.8))
+    assert (v["floor_met"], v["order_matters"], v["no_single_frame"]) == (False, False, False)
+    assert "(floor 0.95: NOT MET)" in v["verdict"]
+    v = verdicts({"accuracy": 0.99, "shuffled_accuracy": 0.5}, {"majority": {"accuracy": 0.5}})
+    assert (v["floor_met"], v["order_matters"], v["no_single_frame"]) == (True, True, None)
 
 
 def test_jump_task_on_a_user_folder(tmp_path):

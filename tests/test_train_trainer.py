@@ -107,8 +107,9 @@ def test_clipped_flag_reports_a_norm_clip_when_a_value_limit_is_also_set():
     deltas, row = one_step(copy.deepcopy(model), batch, sgd(max_steps=1, clip_norm=clip, clip_value=loose))
     assert row["clipped"] is True
     assert total_norm(deltas) == pytest.approx(clip, rel=1e-4)
-    deltas, row = one_step(copy.deepcopy(model), batch,
-                           sgd(max_steps=1, clip_norm=4 * total_norm(grads), clip_value=loose))
+    deltas, row = one_step(
+        copy.deepcopy(model), batch, sgd(max_steps=1, clip_norm=4 * total_norm(grads), clip_value=loose)
+    )
     assert row["clipped"] is False
     for d, g in zip(deltas, grads, strict=True):
         torch.testing.assert_close(d, g, atol=1e-6, rtol=1e-5)
@@ -232,8 +233,9 @@ def test_bf16_autocast_on_cpu_trains():
     model = TinyTagger()
     before = [p.detach().clone() for p in model.parameters()]
     data = batches()
-    r = Trainer(model, probing_loss, data, val_data=data[:1], optim=OptimConfig(max_steps=2),
-                run=quiet(amp="bf16")).fit()
+    r = Trainer(
+        model, probing_loss, data, val_data=data[:1], optim=OptimConfig(max_steps=2), run=quiet(amp="bf16")
+    ).fit()
     assert r.steps == 2
     train = [s for s in seen if s[0] == "train"]
     assert len(train) == 2 and all(s[1:] == (True, torch.bfloat16) for s in train), seen
