@@ -15,6 +15,7 @@ from rnnkit.data.compose import BOS, EOS, PAD, SPECIALS, PairSet, Vocab
 from rnnkit.models import Seq2Seq
 from rnnkit.tasks import resolve_config, train
 from rnnkit.tasks.compose_data import PairBatches, complete, model_metrics
+from rnnkit.tasks.compose_report import verdict
 
 WORDS = ["a", "b", "c", "d", "e", "f"]
 VOCAB = Vocab([*SPECIALS, *WORDS])  # a=4 … f=9
@@ -86,8 +87,28 @@ def test_compose_task_trains_and_writes_its_outputs(smoke_run):
     report = (run / "compose.md").read_text()
     assert "| top1 |" in report and "floor: above the bigram" in report
     assert isinstance(saved["artifacts"]["floor_met"], bool)
+    # floor_met is "test top-1 above the bigram's", on the numbers compose.json shows
+    shown = json.loads((run / "compose.json").read_text())
+    top1, bigram = shown["metrics"]["top1"], shown["baselines"]["bigram"]["top1"]
+    assert saved["artifacts"]["floor_met"] is (top1 > bigram) and shown["floor_met"] is (top1 > bigram)
+    assert top1 < bigram and "(floor: above the bigram: NOT MET)" in report  # this tiny run is not there
     samples = (run / "compose_samples.txt").read_text()
     assert samples.startswith("And the LORD spake unto …") and "  1. " in samples
+
+
+def test_compose_verdict_is_the_floor_it_names():
+    """Met only when the model's top-1 is strictly above the bigram's (the trigram does not count)."""
+    base = {
+        "bigram": {"top1": 0.25, "top3": 0.4, "exact3": 0.01},
+        "trigram": {"top1": 0.3, "top3": 0.4, "exact3": 0.01},
+    }
+    at = {"top1": 0.25, "top3": 0.5, "exact3": 0.02}
+    assert verdict(at, base)["floor_met"] is False
+    assert "(floor: above the bigram: NOT MET)" in verdict(at, base)["verdict"]
+    above = {**at, "top1": 0.26}
+    assert verdict(above, base)["floor_met"] is True  # below the trigram, above the bigram: met
+    assert "(floor: above the bigram: MET)" in verdict(above, base)["verdict"]
+    assert verdict({**at, "top1": 0.01}, base)["floor_met"] is False
 
 
 def test_compose_command(smoke_run, capsys, monkeypatch):
