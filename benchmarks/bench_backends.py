@@ -19,9 +19,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rnnkit._io import atomic_write_text
 from rnnkit.bench.readme import render_cpu_section, with_cpu_section
 from rnnkit.cli import main
-from rnnkit.train.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from rnnkit._io import atomic_write_text
 from rnnkit.export.latency import latency_markdown, measure_deploy_latency, with_readme_block
-from rnnkit.train.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

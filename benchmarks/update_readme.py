@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rnnkit._io import atomic_write_text
 from rnnkit.readme import regenerate, stale_sections
-from rnnkit.train.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 README, RESULTS = ROOT / "README.md", ROOT / "benchmarks" / "results"

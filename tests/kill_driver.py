@@ -24,8 +24,9 @@ def main() -> int:
     args = p.parse_args()
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
 
+    from rnnkit import _io as io
     from rnnkit import cli
-    from rnnkit.train import io, trainer
+    from rnnkit.train import trainer
 
     def die() -> None:
         sys.stdout.flush()

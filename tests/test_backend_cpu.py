@@ -30,7 +30,7 @@ from conftest import ALL_CELLS, make_layer, states
 from rnnkit.cells.registry import get_cell
 from rnnkit.scan import cpu as cpu_mod
 from rnnkit.scan.cpu import build as build_mod
-from rnnkit.scan.cpu import function as function_mod
+from rnnkit.scan.cpu import kernels as kernels_mod
 from rnnkit.scan.cpu import ops as ops_mod
 
 backends_mod = importlib.import_module("rnnkit.scan.backends")  # the module, not rnnkit.scan.backends()
@@ -405,7 +405,7 @@ def test_bench_command_writes_json_and_markdown(tmp_path, capsys):
 def test_step_repacks_when_weights_change(threads, monkeypatch, spy):
     """The packed weights of the single step are cached; an in-place update (an optimiser step) or a
     loaded state_dict must be seen by the next step."""
-    monkeypatch.setattr(function_mod, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(kernels_mod, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     layer = make_layer("lstm", 3, 40, num_layers=2, backend="cpu").eval()
     ref = make_layer("lstm", 3, 40, num_layers=2, backend="reference").eval()

@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from rnnkit import cli
+from rnnkit._io import atomic_open, atomic_write_text, clean_orphans, is_orphan
 from rnnkit.tasks import runner
 from rnnkit.train import load_checkpoint, load_weights, read_meta, save_checkpoint
 from rnnkit.train.checkpoint import CheckpointError, check_weights
-from rnnkit.train.io import atomic_open, atomic_write_text, clean_orphans, is_orphan
 
 SMOKE = ["--task", "text", "--preset", "smoke", "--no-progress"]
 

@@ -94,3 +94,17 @@ def test_cell_bad_input():
         cell(torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(2, 5)))
     with pytest.raises(TypeError, match=r"input must have a floating-point dtype"):
         rnnkit.GRUCell(3, 4)(torch.ones(2, 3, dtype=torch.int32))
+
+
+def test_bad_regularization_arguments():
+    """Zoneout and variational dropout share the probability check of every other dropout: a number
+    (TypeError otherwise) in [0, 1) (ValueError otherwise), named in the message."""
+    with pytest.raises(TypeError, match=r"zoneout must be a number in \[0, 1\), got str \('0.1'\)"):
+        rnnkit.LSTM(3, 4, zoneout="0.1")
+    with pytest.raises(ValueError, match=r"zoneout must be in \[0, 1\), got 1.0"):
+        rnnkit.LSTM(3, 4, zoneout=(0.1, 1.0))
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be in \[0, 1\), got -0.5"):
+        rnnkit.GRU(3, 4, recurrent_dropout=-0.5)
+    with pytest.raises(TypeError, match=r"input_dropout must be a number in \[0, 1\), got bool"):
+        rnnkit.GRU(3, 4, input_dropout=True)
+    assert rnnkit.LSTM(3, 4, zoneout=0.25).regularization.zoneout == (0.25, 0.25)  # (h, c)

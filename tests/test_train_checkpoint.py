@@ -175,7 +175,7 @@ def test_loading_errors(tmp_path):
 def test_atomic_writes_respect_the_umask(tmp_path):
     import os
 
-    from rnnkit.train.io import atomic_write_text
+    from rnnkit._io import atomic_write_text
 
     old = os.umask(0o022)
     try:

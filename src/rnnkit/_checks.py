@@ -1,5 +1,6 @@
-"""Argument checks shared by cells and layers: every message names the argument, the expected and the
-actual value, so a user never meets a bare index error from deep inside a kernel."""
+"""Argument checks shared by cells, layers, models and baselines, all in one place: every message names
+the argument, the expected and the actual value, so a user never meets a bare index error from deep
+inside a kernel."""
 
 from __future__ import annotations
 
@@ -32,6 +33,38 @@ def check_bool(name: str, value: object) -> bool:
     """torch.nn.RNNBase's check of ``bias`` and ``batch_first`` (its message, word for word)."""
     if not isinstance(value, bool):
         raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+    return value
+
+
+def check_probability(name: str, value: object) -> float:
+    """A drop or zoneout probability: a number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__} ({value!r})")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return float(value)
+
+
+def check_dropout(value: object, name: str = "dropout") -> float:
+    """A model's dropout probability (:func:`check_probability` named ``dropout``)."""
+    return check_probability(name, value)
+
+
+def check_choice(name: str, value: object, choices: Sequence[object]) -> object:
+    """One of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_int_range(name: str, value: object, low: int, high: int | None = None) -> int:
+    """An int (or numpy integer, returned as int) in [low, high) (no upper bound when ``high`` is None)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    value = int(value)
+    if value < low or (high is not None and value >= high):
+        bound = f"[{low}, {high})" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an int {bound}, got {value}")
     return value
 
 
@@ -143,3 +176,22 @@ def drop_full_lengths(lengths: Tensor | None, steps: int) -> Tensor | None:
     if lengths is None or torch.compiler.is_compiling() or torch.jit.is_tracing():
         return lengths
     return None if bool((lengths == steps).all()) else lengths
+
+
+def check_tokens(name: str, tokens: object, vocab_size: int, dims: tuple[int, ...] = (2,)) -> Tensor:
+    """An integer tensor of token ids in [0, vocab_size) with one of the allowed ranks."""
+    if not isinstance(tokens, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(tokens).__name__}")
+    if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids (e.g. torch.long), got dtype {tokens.dtype}")
+    if tokens.dim() not in dims:
+        want = " or ".join(f"{d}-D" for d in dims)
+        raise ValueError(f"{name} must be {want}, got {tokens.dim()}-D with shape {tuple(tokens.shape)}")
+    if tokens.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(tokens.shape)}")
+    check_values(
+        (tokens >= 0) & (tokens < vocab_size),
+        f"{name} must hold ids in [0, {vocab_size})",
+        lambda: f", got values in [{int(tokens.min())}, {int(tokens.max())}]",
+    )
+    return tokens.long()

@@ -28,56 +28,49 @@ stays pickled as an object; its class must then be allow-listed as well (or load
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 #: the key of the state dict under which the helpers' plain forms are stored
 PLAIN_KEY = "_rnnkit_plain"
 
 
+@dataclass(frozen=True)
+class PlainCodec:
+    """How one helper type travels as plain data: ``encode`` gives its plain form (or None: keep the
+    object pickled as it is), ``decode`` rebuilds it."""
+
+    cls: type
+    encode: Callable[[Any], Any | None]
+    decode: Callable[[Any], object]
+
+
+#: kind → codec; each helper's own module registers it (this module imports nothing of rnnkit)
+_CODECS: dict[str, PlainCodec] = {}
+
+
+def register_plain(
+    kind: str, cls: type, encode: Callable[[Any], Any | None], decode: Callable[[Any], object]
+) -> None:
+    """Store instances of ``cls`` found among a module's attributes as ``(kind, encode(value))``."""
+    _CODECS[kind] = PlainCodec(cls, encode, decode)
+
+
 def _encode(value: object) -> tuple[str, Any] | None:
     """The plain form of a helper object, or None when it stays pickled as it is."""
-    from .cells.base import CellSpec
-    from .scan.regularize import Regularization
-
-    if isinstance(value, Regularization):
-        return "regularization", {
-            "zoneout": tuple(value.zoneout),
-            "recurrent_dropout": value.recurrent_dropout,
-            "input_dropout": value.input_dropout,
-        }
-    if isinstance(value, CellSpec):
-        name, options = value.name, dict(value.options())
-        try:
-            rebuilt = _build_spec(name, options)
-        except (ValueError, TypeError):
-            return None  # not in the registry (or not under this name): keep the object
-        if type(rebuilt) is not type(value) or vars(rebuilt) != vars(value):
-            return None  # options() does not describe this spec fully: keep the object
-        return "cell_spec", (name, options)
+    for kind, codec in _CODECS.items():
+        if isinstance(value, codec.cls):
+            data = codec.encode(value)
+            return None if data is None else (kind, data)
     return None
 
 
-def _build_spec(name: str, options: dict[str, object]) -> object:
-    from .cells.registry import get_cell
-
-    return get_cell(name).spec(**options)
-
-
 def _decode(kind: str, data: Any) -> object:
-    if kind == "regularization":
-        from .scan.regularize import Regularization
-
-        return Regularization(**data)
-    if kind == "cell_spec":
-        name, options = data
-        try:
-            return _build_spec(name, options)
-        except (ValueError, TypeError) as err:
-            raise ValueError(
-                f"cannot rebuild the cell {name!r} with options {options!r} of a pickled rnnkit module "
-                f"(is the cell registered, as when it was saved?): {err}"
-            ) from err
-    raise ValueError(f"unknown plain-data kind {kind!r} in a pickled rnnkit module")
+    codec = _CODECS.get(kind)
+    if codec is None:
+        raise ValueError(f"unknown plain-data kind {kind!r} in a pickled rnnkit module")
+    return codec.decode(data)
 
 
 class PlainPickleMixin:

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from ._io import atomic_write_text
 from .scan import Trace
 from .tasks.runner import LoadedRun, choose_run, evaluate_run
 from .tasks.runner import load_run as _load_checkpoint
 from .train.config import Config
-from .train.io import atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,20 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_int_range
+
 
 def _origins(origins: np.ndarray, name: str = "origins") -> np.ndarray:
     o = np.asarray(origins)
     if o.ndim != 1 or not np.issubdtype(o.dtype, np.integer):
         raise TypeError(f"{name} must be a 1-D integer array of row indices, got {o.dtype} shape {o.shape}")
     return o.astype(np.int64)
-
-
-def _check_int(name: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value}")
-    return int(value)
 
 
 def _check_history(name: str, origins: np.ndarray, needed: int) -> None:
@@ -54,7 +48,7 @@ def persistence(y: np.ndarray, origins: np.ndarray) -> np.ndarray:
 
 def seasonal_naive(y: np.ndarray, origins: np.ndarray, horizon: int, period: int) -> np.ndarray:
     """ŷ_{t+h} = y_{t+h−k·s} with k = ⌈h/s⌉: the same phase one or more periods back."""
-    h, s = _check_int("horizon", horizon), _check_int("period", period)
+    h, s = check_int_range("horizon", horizon, 1), check_int_range("period", period, 1)
     o = _origins(origins)
     back = h - s * math.ceil(h / s)  # <= 0
     _check_history("seasonal_naive", o, -back)
@@ -63,7 +57,7 @@ def seasonal_naive(y: np.ndarray, origins: np.ndarray, horizon: int, period: int
 
 def moving_average(y: np.ndarray, origins: np.ndarray, k: int) -> np.ndarray:
     """ŷ_{t+h} = mean(y_{t−k+1}, …, y_t)."""
-    k = _check_int("k", k)
+    k = check_int_range("k", k, 1)
     o = _origins(origins)
     _check_history("moving_average", o, k - 1)
     c = np.concatenate([[0.0], np.cumsum(np.asarray(y, dtype=np.float64))])
@@ -72,7 +66,7 @@ def moving_average(y: np.ndarray, origins: np.ndarray, k: int) -> np.ndarray:
 
 def lag_matrix(x: np.ndarray, origins: np.ndarray, p: int) -> np.ndarray:
     """(N, p) matrix whose row n is [x_t, x_{t−1}, …, x_{t−p+1}] for origin t = origins[n]."""
-    p = _check_int("p", p)
+    p = check_int_range("p", p, 1)
     o = _origins(origins)
     _check_history("lag_matrix", o, p - 1)
     x = np.asarray(x, dtype=np.float64)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from .._blocks import block, with_block
 from . import targets
 from .backends import ANCHORS, BackendBenchRow
 from .generation import GenerationRow
@@ -171,13 +172,9 @@ def render_cpu_section(results_dir: str | Path) -> str:
 
 def cpu_section(readme: str) -> str:
     """The text between the README's ``bench:cpu`` markers; raises ValueError without them."""
-    from ..readme import block
-
     return block(readme, MARKER)
 
 
 def with_cpu_section(readme: str, section: str) -> str:
     """``readme`` with its ``bench:cpu`` block replaced by ``section``."""
-    from ..readme import with_block
-
     return with_block(readme, MARKER, section)

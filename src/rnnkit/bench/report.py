@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from ..train.io import atomic_write_text
+from .._io import atomic_write_text
 from . import targets
 from .backends import SHAPES, BackendBenchRow, backend_table, bench_backends
 from .generation import MODELS, GenerationRow, bench_generation, generation_table

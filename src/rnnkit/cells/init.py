@@ -26,11 +26,20 @@ def check_forget_bias(value: object) -> float | str | None:
     return float(value)
 
 
+def ugi_bias_(tensor: Tensor, hidden_size: int) -> Tensor:
+    """Fill ``tensor`` (H,) in place with the uniform gate initialisation ``logit(u)``,
+    u ~ Uniform[1/H, 1 − 1/H] (Gu et al. 2020). For H ≤ 2 the interval is the single point 1/2 (or
+    empty: H = 0)."""
+    if hidden_size <= 2:
+        return tensor.fill_(0.0)  # logit(1/2)
+    lo, hi = 1.0 / hidden_size, 1.0 - 1.0 / hidden_size
+    u = torch.empty_like(tensor).uniform_(lo, hi)
+    return tensor.copy_(torch.logit(u))
+
+
 def forget_bias_value(forget_bias: float | str, hidden_size: int, like: Tensor) -> Tensor:
     """The initial forget-gate bias as an (H,) tensor: a constant, or UGI's logit(u)."""
     if forget_bias == "ugi":
-        from .ur_lstm import ugi_bias_
-
         return ugi_bias_(torch.empty(hidden_size, dtype=like.dtype, device=like.device), hidden_size)
     return torch.full((hidden_size,), float(forget_bias), dtype=like.dtype, device=like.device)
 

@@ -23,6 +23,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .._pickle import register_plain
 from .base import CellModule, CellSpec
 from .gru import GRUCell, GRUSpec
 from .lstm import LSTMCell, LSTMSpec
@@ -113,3 +114,31 @@ register_cell(CellEntry("urlstm", URLSTMSpec, URLSTMCell, "rnnkit.ur_layers:URLS
 register_cell(CellEntry("urgru", URGRUSpec, URGRUCell, "rnnkit.ur_layers:URGRU"))
 register_cell(CellEntry("mingru", MinGRUSpec, MinGRUCell, "rnnkit.min_layers:MinGRU"))
 register_cell(CellEntry("minlstm", MinLSTMSpec, MinLSTMCell, "rnnkit.min_layers:MinLSTM"))
+
+
+# -- a registered cell's spec pickles as its name and options (see rnnkit._pickle) -----------------------
+def _spec_to_plain(spec: CellSpec) -> tuple[str, dict[str, object]] | None:
+    """``(name, options)`` when the registry rebuilds exactly this spec from them, else None (the spec
+    then stays pickled as an object: a user's own unregistered ``CellSpec``)."""
+    name, options = spec.name, dict(spec.options())
+    try:
+        rebuilt = get_cell(name).spec(**options)
+    except (ValueError, TypeError):
+        return None  # not in the registry (or not under this name): keep the object
+    if type(rebuilt) is not type(spec) or vars(rebuilt) != vars(spec):
+        return None  # options() does not describe this spec fully: keep the object
+    return name, options
+
+
+def _spec_from_plain(data: tuple[str, dict[str, object]]) -> CellSpec:
+    name, options = data
+    try:
+        return get_cell(name).spec(**options)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"cannot rebuild the cell {name!r} with options {options!r} of a pickled rnnkit module "
+            f"(is the cell registered, as when it was saved?): {err}"
+        ) from err
+
+
+register_plain("cell_spec", CellSpec, _spec_to_plain, _spec_from_plain)

@@ -35,7 +35,8 @@ import torch
 from torch import Tensor
 
 from .base import CellModule, CellSpec, Gates, State
-from .ur_lstm import refine, ugi_bias_
+from .init import ugi_bias_
+from .ur_lstm import refine
 
 
 class URGRUSpec(CellSpec):

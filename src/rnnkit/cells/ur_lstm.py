@@ -38,17 +38,7 @@ import torch
 from torch import Tensor
 
 from .base import CellModule, CellSpec, Gates, State
-
-
-def ugi_bias_(tensor: Tensor, hidden_size: int) -> Tensor:
-    """Fill ``tensor`` (H,) in place with the uniform gate initialisation ``logit(u)``,
-    u ~ Uniform[1/H, 1 − 1/H] (Gu et al. 2020). For H ≤ 2 the interval is the single point 1/2 (or
-    empty: H = 0)."""
-    if hidden_size <= 2:
-        return tensor.fill_(0.0)  # logit(1/2)
-    lo, hi = 1.0 / hidden_size, 1.0 - 1.0 / hidden_size
-    u = torch.empty_like(tensor).uniform_(lo, hi)
-    return tensor.copy_(torch.logit(u))
+from .init import ugi_bias_
 
 
 def refine(f: Tensor, r: Tensor) -> Tensor:

@@ -44,8 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 @cli_errors("evaluate")
 def run(args: argparse.Namespace) -> int:
+    from .._io import atomic_write_text
     from ..tasks.runner import choose_run, evaluate_run, load_run
-    from ..train.io import atomic_write_text
 
     path = choose_run(args.run, args.out_dir, args.task)  # the run's line below names it
     loaded = load_run(path, args.checkpoint, args.device, tasks=[args.task] if args.task else None)

@@ -1,5 +1,5 @@
 """Where parsed data is cached: ``$RNNKIT_CACHE`` when set, else ``$XDG_CACHE_HOME/rnnkit``, else
-``~/.cache/rnnkit``. Cache files are JSON written atomically (:mod:`rnnkit.train.io`), so a crash
+``~/.cache/rnnkit``. Cache files are JSON written atomically (:mod:`rnnkit._io`), so a crash
 never leaves a half-written cache behind; an unreadable cache file is treated as missing."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..train.io import atomic_write_text
+from .._io import atomic_write_text
 
 
 def cache_dir() -> Path:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..train.io import atomic_open
+from .._io import atomic_open
 from .music import GRID, Event, Melody, clean_events
 
 TICKS_PER_BEAT = 480

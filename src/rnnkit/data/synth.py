@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..train.io import atomic_write_bytes
+from .._io import atomic_write_bytes
 
 SAMPLE_RATE = 22_050  # Hz
 PEAK = 10 ** (-1 / 20)  # the mix is normalised to −1 dBFS

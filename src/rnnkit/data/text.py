@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..train.sources import epoch_seed
+from .._batches import epoch_seed
 from .files import read_text
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..train.io import atomic_write_bytes, atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_text
 from .check import ATOL, RTOL, check_part
 from .part import ExportPart
 from .plan import model_kind, plan_parts, takes_lengths

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._blocks import block, with_block
 from ..bench.backends import ratio_stats
 from ..bench.timing import machine_info, time_interleaved
 from ..models import Generator
@@ -195,13 +196,9 @@ README_MARKER = "bench:deploy"
 
 def readme_block(readme: str) -> str:
     """The text between the README's deploy-latency markers."""
-    from ..readme import block
-
     return block(readme, README_MARKER)
 
 
 def with_readme_block(readme: str, markdown: str) -> str:
     """``readme`` with the deploy-latency block replaced by ``markdown``."""
-    from ..readme import with_block
-
     return with_block(readme, README_MARKER, markdown)

@@ -1,5 +1,5 @@
-"""Small helpers shared by the models: argument checks, building the recurrent layer, handling the
-state (a tensor ``h`` or a tuple ``(h, c)``) and masks from lengths.
+"""Small helpers shared by the models: building the recurrent layer, handling the state (a tensor ``h``
+or a tuple ``(h, c)``) and masks from lengths. Their argument checks live in :mod:`rnnkit._checks`.
 
 Shape legend: B = batch, T = time steps, L = layers, D = directions, H = hidden size, V = vocabulary.
 """
@@ -11,55 +11,12 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from .._checks import as_lengths, check_positive_int, check_values, drop_full_lengths
+from .._checks import as_lengths, check_positive_int, drop_full_lengths
 from ..layers import create_layer
 from ..scan.layer import RecurrentLayer
 
 #: what a recurrent layer returns as its state: ``h`` or ``(h, c)``, each (L*D, B, H)
 StateLike = Tensor | tuple[Tensor, ...]
-
-
-def check_dropout(value: object, name: str = "dropout") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__} ({value!r})")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return float(value)
-
-
-def check_choice(name: str, value: object, choices: Sequence[object]) -> object:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
-    return value
-
-
-def check_int_range(name: str, value: object, low: int, high: int | None = None) -> int:
-    """An int in [low, high) (no upper bound when ``high`` is None)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < low or (high is not None and value >= high):
-        bound = f"[{low}, {high})" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an int {bound}, got {value}")
-    return value
-
-
-def check_tokens(name: str, tokens: object, vocab_size: int, dims: tuple[int, ...] = (2,)) -> Tensor:
-    """An integer tensor of token ids in [0, vocab_size) with one of the allowed ranks."""
-    if not isinstance(tokens, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(tokens).__name__}")
-    if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer token ids (e.g. torch.long), got dtype {tokens.dtype}")
-    if tokens.dim() not in dims:
-        want = " or ".join(f"{d}-D" for d in dims)
-        raise ValueError(f"{name} must be {want}, got {tokens.dim()}-D with shape {tuple(tokens.shape)}")
-    if tokens.numel() == 0:
-        raise ValueError(f"{name} must not be empty, got shape {tuple(tokens.shape)}")
-    check_values(
-        (tokens >= 0) & (tokens < vocab_size),
-        f"{name} must hold ids in [0, {vocab_size})",
-        lambda: f", got values in [{int(tokens.min())}, {int(tokens.max())}]",
-    )
-    return tokens.long()
 
 
 def batch_lengths(lengths: object, batch: int, steps: int) -> Tensor | None:

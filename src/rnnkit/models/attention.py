@@ -20,8 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_positive_int
-from ._common import check_choice
+from .._checks import check_choice, check_positive_int
 
 
 def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:

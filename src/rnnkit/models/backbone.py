@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_positive_int
-from ._common import StateLike, batch_lengths, check_dropout, make_rnn, step_mask
+from .._checks import check_dropout, check_float_tensor, check_positive_int
+from ._common import StateLike, batch_lengths, make_rnn, step_mask
 
 
 @dataclass

@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._common import check_int_range, map_state
+from .._checks import check_int_range
+from ._common import map_state
 
 
 @dataclass(frozen=True)

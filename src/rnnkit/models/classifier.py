@@ -11,8 +11,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_positive_int
-from ._common import check_choice, check_dropout, top_hidden
+from .._checks import check_choice, check_dropout, check_positive_int
+from ._common import top_hidden
 from .backbone import BackboneOutput, SequenceBackbone
 
 POOLINGS = ("last", "mean", "max")

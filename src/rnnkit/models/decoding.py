@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._common import check_int_range
+from .._checks import check_int_range
 
 
 def check_decoding(max_len: object, bos: object, eos: object, vocab_size: int) -> None:

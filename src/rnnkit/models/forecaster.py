@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_float_tensor, check_positive_int
-from ._common import check_dropout, top_hidden
+from .._checks import check_dropout, check_float_tensor, check_positive_int
+from ._common import top_hidden
 from .backbone import SequenceBackbone
 from .scaler import Scaler
 

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive_int
-from ._common import StateLike, check_dropout, check_int_range, check_tokens, make_rnn, map_state
+from .._checks import check_dropout, check_int_range, check_positive_int, check_tokens
+from ._common import StateLike, make_rnn, map_state
 from .sampling import SamplingConfig, make_rng, sample_next
 
 Prime = Sequence[int] | Sequence[Sequence[int]] | Tensor

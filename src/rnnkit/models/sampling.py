@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._common import check_int_range
+from .._checks import check_int_range
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive_int
-from ._common import (
-    StateLike,
-    as_tuple,
-    batch_lengths,
-    check_choice,
-    check_dropout,
-    check_tokens,
-    like_state,
-    make_rnn,
-    step_mask,
-)
+from .._checks import check_choice, check_dropout, check_positive_int, check_tokens
+from ._common import StateLike, as_tuple, batch_lengths, like_state, make_rnn, step_mask
 from .attention import BahdanauAttention, LuongAttention
 from .beam import Hypothesis, beam_search
 from .decoding import check_decoding, greedy_decode, prefix_tensor

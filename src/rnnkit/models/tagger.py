@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_positive_int, check_values
-from ._common import check_dropout
+from .._checks import check_dropout, check_positive_int, check_values
 from .backbone import SequenceBackbone
 
 #: the tag written at padded steps by :meth:`SequenceTagger.predict` (and ignored by :meth:`loss`)

@@ -6,7 +6,7 @@ import io
 import os
 from pathlib import Path
 
-from ..train.io import atomic_write_bytes
+from .._io import atomic_write_bytes
 
 
 def new_figure(width: float, height: float):

@@ -21,11 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-
-def _check_probability(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+from .._checks import check_probability
+from .._pickle import register_plain
 
 
 @dataclass(frozen=True)
@@ -56,13 +53,13 @@ class Regularization:
                 raise ValueError(
                     f"zoneout must be one number or {n} ({', '.join(state_names)}), got {tuple(zoneout)!r}"
                 )
-            zo = tuple(_check_probability("zoneout", z) for z in zoneout)
+            zo = tuple(check_probability("zoneout", z) for z in zoneout)
         else:
-            zo = (_check_probability("zoneout", zoneout),) * n
+            zo = (check_probability("zoneout", zoneout),) * n
         return cls(
             zo,
-            _check_probability("recurrent_dropout", recurrent_dropout),
-            _check_probability("input_dropout", input_dropout),
+            check_probability("recurrent_dropout", recurrent_dropout),
+            check_probability("input_dropout", input_dropout),
         )
 
     @property
@@ -134,3 +131,15 @@ def apply_zoneout(new: tuple[Tensor, ...], old: tuple[Tensor, ...], keep: tuple[
         d = k[t] if k.size(0) > 1 else k[0]
         out.append(torch.lerp(n, o, d))  # n + d (o − n)
     return tuple(out)
+
+
+register_plain(
+    "regularization",
+    Regularization,
+    encode=lambda r: {
+        "zoneout": tuple(r.zoneout),
+        "recurrent_dropout": r.recurrent_dropout,
+        "input_dropout": r.input_dropout,
+    },
+    decode=lambda data: Regularization(**data),
+)

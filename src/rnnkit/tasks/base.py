@@ -60,7 +60,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -68,10 +68,6 @@ from ..train.config import Config
 from ..train.evaluation import evaluate_source
 from ..train.outputs import LossOutput
 from ..train.sources import as_source
-
-if TYPE_CHECKING:
-    from .runner import LoadedRun
-
 
 #: the better side of the metric names tasks share ("min": lower is better, "max": higher is better)
 METRIC_DIRECTIONS: dict[str, str] = {
@@ -227,3 +223,17 @@ class Task:
         from ..train.config import apply_overrides
 
         return apply_overrides(Config(self.name, self.ModelConfig(), self.DataConfig()), dict(self.defaults))
+
+
+@dataclass
+class LoadedRun:
+    """A finished run loaded from its folder (:func:`rnnkit.tasks.load_run`): the task, the run's
+    config, the model with the checkpoint's weights, the checkpoint's saved state, and where it came
+    from."""
+
+    task: Task
+    cfg: Config
+    model: nn.Module
+    state: dict[str, Any]
+    run_dir: Path
+    checkpoint: Path

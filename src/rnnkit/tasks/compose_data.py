@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._batches import batch_count, batch_indices
 from ..data.compose import BOS, EOS, PAD, UNK, ComposeData, PairSet, Vocab, detokenize, pad_batch, tokenize
 from ..data.compose_eval import score
-from ..train.sources import epoch_seed
 
 BANNED = (PAD, BOS, UNK)  # never proposed
 
@@ -51,16 +51,13 @@ class PairBatches:
         )
 
     def __len__(self) -> int:
-        return (len(self.pairs) + self.batch_size - 1) // self.batch_size
+        return batch_count(len(self.pairs), self.batch_size)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor]]:
-        n = len(self.pairs)
-        if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch)))
-        else:
-            order = torch.arange(n)
-        for b in range(start, len(self)):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size].tolist()
+        for rows in batch_indices(
+            len(self.pairs), self.batch_size, shuffle=self.shuffle, seed=self.seed, epoch=epoch, start=start
+        ):
+            idx = rows.tolist()
             src, src_len = pad_batch([self.pairs.src[i] for i in idx])
             tgt_in, _ = pad_batch([self.pairs.tgt[i][:-1] for i in idx], prepend=BOS)
             tgt_out, _ = pad_batch([self.pairs.tgt[i] for i in idx])

@@ -13,9 +13,9 @@ from typing import Any
 
 from torch import nn
 
+from .._io import atomic_write_text
 from ..data.compose import UNK, Vocab, detokenize, tokenize
 from ..train.config import Config
-from ..train.io import atomic_write_text
 
 #: what the numbers and marks of :func:`format_completions` mean (printed once beside them)
 LEGEND = (

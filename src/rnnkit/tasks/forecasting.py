@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._batches import batch_count, batch_indices
 from ..train.config import Config, option
-from ..train.sources import epoch_seed
 from ..train.trainer import LossOutput
 from .base import Task
 
@@ -57,16 +57,12 @@ class WindowSource:
         self.meta = meta or {}
 
     def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
+        return batch_count(len(self.x), self.batch_size)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        n = len(self.x)
-        if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch)))
-        else:
-            order = torch.arange(n)
-        for b in range(start, len(self)):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+        for idx in batch_indices(
+            len(self.x), self.batch_size, shuffle=self.shuffle, seed=self.seed, epoch=epoch, start=start
+        ):
             yield self.x[idx], self.y[idx]
 
 

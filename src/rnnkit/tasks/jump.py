@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._batches import batch_count, batch_indices
 from ..train.config import Config, fraction, option
 from ..train.outputs import LossOutput
-from ..train.sources import epoch_seed
 from .base import Task, TaskData, ValSubset
 
 if TYPE_CHECKING:
@@ -82,16 +82,12 @@ class ClipBatches:
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
 
     def __len__(self) -> int:
-        return (len(self.labels) + self.batch_size - 1) // self.batch_size
+        return batch_count(len(self.labels), self.batch_size)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        n = len(self.labels)
-        if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(self.seed, epoch)))
-        else:
-            order = torch.arange(n)
-        for b in range(start, len(self)):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+        for idx in batch_indices(
+            len(self.labels), self.batch_size, shuffle=self.shuffle, seed=self.seed, epoch=epoch, start=start
+        ):
             yield self.frames[idx].float().div_(255.0), self.labels[idx]
 
 

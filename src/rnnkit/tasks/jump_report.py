@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._io import atomic_write_text
 from ..data.video import ACTIVITIES, ClipSet
 from ..train.config import Config
-from ..train.io import atomic_write_text
 
 ACCURACY_FLOOR = 0.95
 CLEAR_MARGIN = 0.2

@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
+from .._batches import epoch_seed
 from ..baselines.ngram import NGramModel
 from ..data.music import Melody, transpose, transpositions
 from ..data.music_vocab import EventVocab
-from ..train.sources import epoch_seed
 
 IGNORE = -100  # target id of padded positions (cross_entropy's ignore_index)
 BUCKET = 8  # training batches sorted by length together

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._io import atomic_write_text
 from ..baselines.ngram import NGramModel
 from ..data.music import NOTE_NAMES, Event, best_key, key_share, parse_event
 from ..data.music_vocab import BOS, SPECIALS, EventVocab
 from ..train.config import Config
-from ..train.io import atomic_write_text
 
 PRIMERS = tuple(range(60, 72))  # C4 … B4: the key-share samples start from each pitch class in turn
 TEMPO_BPM = 90.0

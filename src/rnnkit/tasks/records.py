@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..train.io import write_new_json
+from .._io import write_new_json
 
 VERSION = 1
 REPORTS = ("forecast.json", "music.json", "jump.json", "compose.json")

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._io import atomic_write_text, clean_orphans
 from ..train.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -34,10 +35,9 @@ from ..train.checkpoint import (
     seed_everything,
 )
 from ..train.config import Config, apply_overrides, flatten_file, read_toml, save_config, to_dict, validate
-from ..train.io import atomic_write_text, clean_orphans
 from ..train.sources import ProgressSource, as_source
 from ..train.trainer import FitResult, Trainer, resolve_device
-from .base import Task, TaskData
+from .base import LoadedRun, Task, TaskData
 from .registry import get_task
 
 Echo = Callable[[str], None]
@@ -456,16 +456,6 @@ def write_summary(s: RunSummary, task: Task, checkpoint: str) -> None:
 
 
 # -- loading a finished run --------------------------------------------------------------------------------
-@dataclass
-class LoadedRun:
-    task: Task
-    cfg: Config
-    model: nn.Module
-    state: dict[str, Any]
-    run_dir: Path
-    checkpoint: Path
-
-
 def find_checkpoint(path: str | Path, which: str = "best") -> Path:
     """A checkpoint file from a run directory (``which`` = best or last) or the file itself."""
     path = Path(path)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -27,9 +26,11 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
+from ..baselines.series import change_metrics, keep_scorable, naive_forecasts, seasonal_periods
 from ..train.config import Config, fraction, option
 from .base import TaskData, ValSubset
 from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_state
+from .series_report import forecast_next, write_report
 
 FLOOR = 0.9  # the network's MAE must be at most this times the best naive baseline's
 
@@ -84,56 +85,6 @@ def missing_note(data: Any) -> str | None:
         f"{m['missing']:,} missing ({m['interpolated']:,} interpolated in gaps of up to "
         f"data.max_gap={data.config.max_gap} steps, {left:,} in longer gaps or at the ends left out)"
     )
-
-
-def seasonal_periods(data: Any) -> dict[str, int]:
-    """Seasonal-naive periods (name → steps) that differ from persistence at the horizon."""
-    from ..data.series import steps_per_day
-
-    day = steps_per_day(data.index)
-    if day is None:
-        return {}
-    candidates = {"seasonal_1d": day} | ({"seasonal_12h": day // 2} if day % 2 == 0 else {})
-    return {n: s for n, s in candidates.items() if data.horizon % s}
-
-
-def naive_forecasts(data: Any, origins: np.ndarray, periods: dict[str, int], ar_order: int) -> dict:
-    """Baseline name → forecast values (S, H) at ``origins``; ``naive`` marks those the floor uses."""
-    from ..baselines.forecast import LinearAR, seasonal_naive
-
-    H, y = data.horizon, data.values
-    train = data.origins["train"]
-    out = {"persistence": np.repeat(y[origins][:, None], H, axis=1)}
-    for name, s in periods.items():
-        out[name] = np.column_stack([seasonal_naive(y, origins, h, s) for h in range(1, H + 1)])
-    mean = float(np.nanmean(y[: data.points.val_start]))
-    out["mean"] = np.full((len(origins), H), mean)
-    ar = [LinearAR(ar_order).fit(y, train, data.targets[train, h, 0]) for h in range(H)]
-    out[f"ar{ar_order}"] = y[origins][:, None] + np.column_stack([m.predict(y, origins) for m in ar])
-    return out
-
-
-def keep_scorable(data: Any, periods: dict[str, int]) -> None:
-    """Drop validation/test origins where a seasonal baseline would read a missing value, so every
-    forecaster is scored on exactly the same origins."""
-    for split in ("val", "test"):
-        o = data.origins[split]
-        ok = np.ones(len(o), dtype=bool)
-        for s in periods.values():
-            for h in range(1, data.horizon + 1):
-                ok &= np.isfinite(data.values[o + h - s * math.ceil(h / s)])
-        data.origins[split] = o[ok]
-
-
-def change_metrics(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
-    """MAE and RMSE H steps ahead and the MAE averaged over steps 1 … H (errors of changes = errors of
-    values, both start from y_t)."""
-    err = pred - actual  # (S, H)
-    return {
-        "mae": float(np.mean(np.abs(err[:, -1]))),
-        "rmse": float(np.sqrt(np.mean(err[:, -1] ** 2))),
-        "mae_avg": float(np.mean(np.abs(err))),
-    }
 
 
 class SeriesTask(ForecastTask):
@@ -219,16 +170,12 @@ class SeriesTask(ForecastTask):
         return ValSubset(sub, f"{k:,}-window")
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir) -> dict[str, Any]:
-        from .series_report import write_report
-
         pred, _, _ = self.predict(model, data.test)
         return write_report(data.test, pred, self.baselines(cfg, data, "test"), cfg, run_dir)
 
     def forecast(self, run: Any, args: argparse.Namespace) -> int:
         """``rnnkit forecast --task series``: the next H steps after the end of the series (``args``:
         ``csv``/``column``/``date_column`` to forecast another series, ``out`` for a CSV)."""
-        from .series_report import forecast_next
-
         keys = ("csv", "column", "date_column")
         _, data, source = forecast_data(run.cfg, **{k: getattr(args, k, None) for k in keys})
         print(forecast_next(run.model, data, getattr(args, "out", None), source))

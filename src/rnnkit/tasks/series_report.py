@@ -14,8 +14,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .._io import atomic_write_text
+from ..baselines.series import change_metrics, naive_forecasts, seasonal_periods
 from ..train.config import Config
-from ..train.io import atomic_write_text
+from .forecasting import decimals, text_table
 
 NAIVE = ("persistence", "seasonal_1d", "seasonal_12h", "mean")
 PLOT_POINTS = 576  # the last origins drawn (two days of 5-minute readings)
@@ -28,7 +30,6 @@ def write_report(
     metrics of every baseline. Writes ``forecast.md``, ``forecast.json``, ``forecast.png`` and
     ``horizon.png``."""
     from ..plots import plot_forecast, plot_horizon_errors
-    from .series import change_metrics, naive_forecasts
 
     data, period = source.meta["series"], source.meta["period"]
     o = data.origins[period]
@@ -116,8 +117,6 @@ def naive_next(data: Any) -> dict[str, np.ndarray]:
     them: persistence (the last value), seasonal naive (the value a day or half a day earlier at the same
     phase, where the timestamps give a day; NaN where that value is missing) and the mean (of the whole
     series read)."""
-    from .series import seasonal_periods
-
     y, H = data.values, data.horizon
     last = len(y) - 1
     out = {"persistence": np.full(H, y[-1])}
@@ -132,8 +131,6 @@ def forecast_next(model: nn.Module, data: Any, out: str | None = None, source: s
     """The network's forecast of the H steps after the last one (:func:`forecast_frame`) next to the
     naive baselines' (:func:`naive_next`), as a table with a header row and the series' units (and a CSV
     at ``out``: time, forecast, then one column per baseline); ``source`` names the series in messages."""
-    from .forecasting import decimals, text_table
-
     frame = forecast_frame(model, data, source)
     naive = naive_next(data)
     for name, values in naive.items():

@@ -33,9 +33,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..baselines.stocks import baseline_returns, return_metrics
 from ..train.config import Config, fraction, option
 from .base import TaskData, ValSubset
 from .forecasting import DEFAULTS, SMOKE, ForecastTask, WindowSource, scaler_state
+from .stocks_report import forecast_next, write_report
 
 
 @dataclass
@@ -72,35 +74,6 @@ def load_data(cfg: Config, *, split: bool = True):
         if not d.csv:
             raise
         raise ValueError(f"csv file {d.csv!r}: {e}") from None
-
-
-def return_metrics(pred: np.ndarray, actual: np.ndarray, horizons: tuple[int, ...]) -> dict[str, float]:
-    """RMSE/MAE of the h-day log-returns in percent and directional accuracy, for each horizon."""
-    from ..baselines.forecast import directional_accuracy, mae, rmse
-
-    out = {}
-    for k, h in enumerate(horizons):
-        p, a = pred[:, k], actual[:, k]
-        out[f"rmse_{h}d"] = 100 * rmse(p, a)
-        out[f"mae_{h}d"] = 100 * mae(p, a)
-        out[f"dir_{h}d"] = directional_accuracy(p, a, np.zeros_like(a))
-    return out
-
-
-def baseline_returns(stocks, period: str, ma_window: int, ar_order: int) -> dict[str, list[np.ndarray]]:
-    """Baseline name → per ticker the predicted h-day log-returns (S_t, K) at the period's origins."""
-    from ..baselines.forecast import LinearAR, moving_average
-
-    out: dict[str, list[np.ndarray]] = {"persistence": [], f"ma{ma_window}": [], f"ar{ar_order}": []}
-    for t in stocks.tickers.values():
-        o, tr = t.origins[period], t.origins["train"]
-        K = t.targets.shape[1]
-        out["persistence"].append(np.zeros((len(o), K)))
-        ma = np.log(moving_average(t.price, o, ma_window) / t.price[o])
-        out[f"ma{ma_window}"].append(np.repeat(ma[:, None], K, axis=1))
-        ar = [LinearAR(ar_order).fit(t.returns, tr, t.targets[tr, k]).predict(t.returns, o) for k in range(K)]
-        out[f"ar{ar_order}"].append(np.column_stack(ar))
-    return out
 
 
 class StocksTask(ForecastTask):
@@ -194,16 +167,12 @@ class StocksTask(ForecastTask):
         return ValSubset(sub, f"{k:,}-window")
 
     def after_training(self, model: nn.Module, cfg: Config, data: TaskData, run_dir: Path) -> dict[str, Any]:
-        from .stocks_report import write_report
-
         pred, _, _ = self.predict(model, data.test)
         return write_report(data.test.meta["stocks"], pred, cfg, run_dir)
 
     def forecast(self, run: Any, args: argparse.Namespace) -> int:
         """``rnnkit forecast --task stocks``: the next trading days after the data's last date (``args``:
         ``csv`` to forecast another price file, ``out`` for a CSV of the forecasts)."""
-        from .stocks_report import forecast_next
-
         cfg, data, source = forecast_data(run.cfg, getattr(args, "csv", None))
         print(forecast_next(run.model, data, cfg, getattr(args, "out", None), source))
         return 0

@@ -12,9 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..baselines.forecast import score_forecast, up_share
+from .._io import atomic_write_text
+from ..baselines.forecast import moving_average, score_forecast, up_share
+from ..baselines.stocks import baseline_returns
 from ..train.config import Config
-from ..train.io import atomic_write_text
+from .forecasting import text_table
 
 PLOT_DAYS = 150  # the last trading days of the test period drawn in each plot
 
@@ -34,7 +36,6 @@ def write_report(stocks: Any, pred: np.ndarray, cfg: Config, run_dir: Path) -> d
     """Score the network's test predictions (S, K) (tickers in order) and the baselines in dollars;
     write ``forecast.md``, ``forecast.json`` and ``forecast-<TICKER>.png``; return the summary."""
     from ..plots import plot_forecast
-    from .stocks import baseline_returns
 
     d = cfg.data
     hs = tuple(d.horizons)
@@ -123,8 +124,6 @@ def forecast_rows(
 def naive_next(stocks: Any, ma_window: int) -> dict[str, dict[str, float]]:
     """Per ticker, the naive baselines' price forecast for every day ahead, as the test report scores
     them: persistence (the last close) and the moving average of the last ``ma_window`` closes."""
-    from ..baselines.forecast import moving_average
-
     out = {}
     for t in stocks.tickers.values():
         last = np.array([len(t.price) - 1])
@@ -140,8 +139,6 @@ def forecast_next(
     (:func:`forecast_rows`) next to the naive baselines' (:func:`naive_next`), as a table with a header
     row and the prices' unit (also written as CSV to ``out``: the rows of :func:`forecast_rows` with one
     column per baseline); ``source`` names the data in messages."""
-    from .forecasting import text_table
-
     rows = forecast_rows(model, stocks, cfg, source)
     naive = naive_next(stocks, cfg.data.ma_window)
     for r in rows:

@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._io import atomic_write_text
 from ..baselines.ngram import NGramModel
 from ..data.text import CharStream, CharVocab, read_text_file, split_tail
 from ..train.config import Config, fraction, option
-from ..train.io import atomic_write_text
 from ..train.outputs import LossOutput
 from .base import Task, TaskData, ValSubset
 

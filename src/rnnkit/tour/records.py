@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..train.io import write_new_json
+from .._io import write_new_json
 from .report import HEADER, aligned_table, duration
 from .sections import fmt
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..train.io import atomic_write_text
+from .._io import atomic_write_text
 from .blocks import Block, Bullets, Code, Document, Section, Table, Text, render_html, render_markdown
 from .demos import Demo
 from .sections import Outcome, fmt

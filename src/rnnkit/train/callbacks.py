@@ -20,15 +20,28 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from .io import atomic_write_bytes, atomic_write_text
-from .plan import plan_step
+from .._io import atomic_write_bytes, atomic_write_text
+from .config import OptimConfig, RunConfig
+from .optim import LRSchedule
+from .outputs import FitResult
+from .plan import StepPlan, plan_step
 
-if TYPE_CHECKING:
-    from .trainer import FitResult, Trainer
+
+class Trainer(Protocol):
+    """What a callback may read of the :class:`rnnkit.train.trainer.Trainer` that calls it (the
+    trainer imports its callbacks, never the reverse)."""
+
+    step: int  # optimizer steps taken
+    epoch: int
+    elapsed: float  # seconds of training so far, on the trainer's clock (resumed runs included)
+    optim: OptimConfig
+    run: RunConfig
+    schedule: LRSchedule
+    plan: StepPlan | None  # the step count planned for a time budget (None: no budget)
 
 
 class Callback:

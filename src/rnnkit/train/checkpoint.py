@@ -37,7 +37,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import Tensor
 
-from .io import atomic_write_bytes
+from .._io import atomic_write_bytes
 
 FORMAT = "rnnkit-checkpoint"
 VERSION = 1

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write_text
+from .._io import atomic_write_text
 
 SECTIONS = ("model", "data", "optim", "run")
 

@@ -22,17 +22,14 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch.utils.data import DataLoader
 
+from .._batches import epoch_seed
+
 
 @runtime_checkable
 class BatchSource(Protocol):
     def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
         """The batches of epoch ``epoch`` (0-based), skipping the first ``start``."""
         ...
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """A per-epoch seed derived from the run's seed (stable across Python versions and processes)."""
-    return (seed * 1_000_003 + epoch * 7919 + 12345) % 2**63
 
 
 class LoaderSource:

@@ -12,7 +12,7 @@ from torch import Tensor
 from ...cells.base import CellSpec
 from .build import load, probe, switched_off
 from .function import cpu_scan, fused_layer
-from .ops import kernel_info, kernel_table
+from .kernels import kernel_info, kernel_table
 from .step import cpu_step
 
 DTYPES = (torch.float32, torch.float64)

@@ -25,6 +25,8 @@ from types import ModuleType
 
 import torch
 
+from .gemm import configure
+
 CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCES = ("binding.cpp", "forward.cpp", "backward.cpp", "step.cpp", "matmul.cpp")
 HEADERS = ("common.h", "threads.h", "memory.h", "blas.h", "gemm.h", "cells.h", "scan.h")
@@ -157,8 +159,6 @@ def load() -> ModuleType:
         if _module is None and _error is None:
             try:
                 module = _build()
-                from .gemm import configure
-
                 configure(module, build_folder())  # which GEMM runs each product class (gemm.py)
                 _module = module
             except Exception as e:  # any failure means "not available", with its reason

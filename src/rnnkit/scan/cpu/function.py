@@ -30,15 +30,6 @@ from ..inputs import lengths_from_mask
 from ..reference import ScanResult
 from . import ops
 
-#: a time step with fewer multiply-adds than this runs on one thread when its layers split the hidden
-#: units (a barrier per step costs more than the second core saves; measured on a 2-core Zen machine)
-MIN_SPLIT_WORK = 96 * 1024
-
-
-def threads_for(work: int) -> int:
-    """Threads for a step of ``work`` multiply-adds: torch's intra-op thread count, or 1 when small."""
-    return 1 if work < MIN_SPLIT_WORK else torch.get_num_threads()
-
 
 class _DirectScan(torch.autograd.Function):
     """``rnnkit::scan_forward`` in training form without the operator dispatch, for plain eager calls:

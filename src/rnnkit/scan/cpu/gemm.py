@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +28,8 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
+
+from ..._io import atomic_write_text
 
 CLASSES = ("step_vec", "step", "large")
 MODES = ("own", "vendor")
@@ -59,20 +60,24 @@ def _apply(ext: ModuleType, choice: Mapping[str, str]) -> None:
     ext.set_gemm([MODES.index(choice[c]) for c in CLASSES])
 
 
+def _ext() -> ModuleType:
+    """The loaded extension this module configured (``build.load()`` calls :func:`configure`)."""
+    ext = _state.get("ext")
+    if ext is None:
+        raise RuntimeError("the fused CPU kernels are not loaded yet: rnnkit.scan.cpu.load() loads them")
+    return ext  # type: ignore[return-value]
+
+
 def current() -> dict[str, str]:
     """The GEMM each class uses now in this process."""
-    from .build import load
-
-    modes = load().gemm_info()["modes"]
+    modes = _ext().gemm_info()["modes"]
     return {c: MODES[m] for c, m in zip(CLASSES, modes, strict=True)}
 
 
 def status() -> dict[str, object]:
     """What ``rnnkit info`` / ``rnnkit bench`` report: the choice per class, how it was made, the
     vendor library and the own GEMM's register tile, and the timings behind a measured choice."""
-    from .build import load
-
-    info = load().gemm_info()
+    info = _ext().gemm_info()
     return {
         "choice": current(),
         "source": _state.get("source", "unknown"),
@@ -87,9 +92,7 @@ def status() -> dict[str, object]:
 def using(choice: str | Mapping[str, str]) -> Iterator[None]:
     """Run a block with the given GEMM (``"own"``, ``"vendor"`` or a mapping per class), then restore
     the previous choice (tests, benchmarks). Raises RuntimeError when the vendor GEMM is unavailable."""
-    from .build import load
-
-    ext = load()
+    ext = _ext()
     wanted = dict.fromkeys(CLASSES, choice) if isinstance(choice, str) else dict(choice)
     bad = {c: m for c, m in wanted.items() if c not in CLASSES or m not in MODES}
     if bad or set(wanted) != set(CLASSES):
@@ -184,17 +187,6 @@ def measure(ext: ModuleType, threads: int) -> dict[str, object]:
     return {"choice": choice, "vendor_checked": True, "seconds": seconds}
 
 
-def _write_atomic(path: Path, payload: dict[str, object]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _read(path: Path) -> dict[str, object] | None:
     try:
         data = json.loads(path.read_text())
@@ -212,6 +204,7 @@ def configure(ext: ModuleType, folder: Path) -> None:
     """Set the GEMM per class for this process: ``$RNNKIT_GEMM``, else the choice cached in ``folder``,
     else measured now (a second or two, once per machine) and cached. Raises ValueError/RuntimeError
     when ``$RNNKIT_GEMM`` asks for something invalid or unavailable."""
+    _state["ext"] = ext
     wanted = requested()
     if wanted != "auto":
         if wanted == "vendor" and not ext.gemm_info()["vendor_available"]:
@@ -231,7 +224,7 @@ def configure(ext: ModuleType, folder: Path) -> None:
         cached = {"version": VERSION, "threads": threads, "date": time.strftime("%Y-%m-%d"), **result}
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _write_atomic(path, cached)
+            atomic_write_text(path, json.dumps(cached, indent=2) + "\n")
         except OSError:
             pass  # a read-only cache: measure again next time
         _state["source"] = f"measured now ({threads} threads)"

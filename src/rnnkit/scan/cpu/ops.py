@@ -30,32 +30,12 @@ from ...cells.base import CellSpec
 from ..inputs import time_mask
 from ..reference import reference_scan
 from .build import load
+from .kernels import kernel_table
 
 #: the scan's thread layout: "auto" (per call), "rows" (batch rows, no barriers) or "units" (hidden units,
 #: a barrier per step); see csrc/common.h
 SPLIT = "auto"
 _SPLITS = {"auto": 0, "rows": 1, "units": 2}
-
-
-@torch.compiler.assume_constant_result
-def kernel_table() -> dict[str, tuple[int, dict[str, object]]]:
-    """Cells with a fused kernel: name -> (kernel id, info: G, S, E, cell_state, split); a constant
-    under ``torch.compile``."""
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = {k["name"]: (i, k) for i, k in enumerate(load().kernel_info())}
-    return _TABLE
-
-
-_TABLE: dict[str, tuple[int, dict[str, object]]] | None = None
-
-
-@torch.compiler.assume_constant_result
-def kernel_info(cell: str) -> dict[str, object] | None:
-    """The fused kernel ``cell``'s info (G, S, E, cell_state, split), or None when there is none; a
-    constant under ``torch.compile``."""
-    entry = kernel_table().get(cell)
-    return None if entry is None else entry[1]
 
 
 @functools.cache

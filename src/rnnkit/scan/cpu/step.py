@@ -23,8 +23,7 @@ from torch import Tensor
 
 from ...cells.base import CellSpec, State
 from .build import load
-from .function import threads_for
-from .ops import kernel_table
+from .kernels import kernel_table, threads_for
 
 _EMPTY = torch.empty(0)
 
