@@ -31,6 +31,10 @@ def test_builtin_bars():
     aapl = load_ohlcv("AAPL")
     assert list(aapl.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
     assert len(aapl) == 3270 and aapl.index.is_monotonic_increasing
+    # 3,270: the daily bars of bokeh_sampledata's stocks.AAPL, every one kept (one row per date)
+    from bokeh_sampledata import stocks
+
+    assert len(stocks.AAPL["date"]) == len(set(stocks.AAPL["date"])) == len(aapl)
     assert str(aapl.index[0].date()) == "2000-03-01" and str(aapl.index[-1].date()) == "2013-03-01"
     with pytest.raises(
         ValueError, match=r"ticker must be one of \['AAPL', 'GOOG', 'IBM', 'MSFT'\], got 'FOO'"

