@@ -1,6 +1,7 @@
 """Quality floors of the ``jump`` and ``compose`` demos (minutes each: ``pytest -m slow``, run with the
 benchmarks, not in CI). Step budgets instead of time budgets, so a busy machine does not change the
-verdict."""
+verdict. Shorter runs of every demo against its baselines, jump and compose included, run in CI:
+tests/test_demo_floors_ci.py."""
 
 from __future__ import annotations
 
