@@ -38,6 +38,30 @@ def dtypes(result) -> tuple[torch.dtype, tuple[torch.dtype, ...]]:
     return out.dtype, tuple(s.dtype for s in (state if isinstance(state, tuple) else (state,)))
 
 
+#: what torch.nn.LSTM (no projection) returns under CPU bf16 autocast where oneDNN runs its bf16 LSTM
+#: (recorded with torch 2.13 on AMD Zen 4, which has AVX-512 BF16): everything in bfloat16, but
+#: for a packed input everything in the input's float32. On CPUs without bf16 support (e.g. AMD Zen 3)
+#: torch's oneDNN LSTM raises "could not create a primitive descriptor" instead, so the tests compare
+#: with this record there. With a projection torch never uses oneDNN and always runs.
+BF16, F32 = torch.bfloat16, torch.float32
+TORCH_LSTM_BF16 = {
+    "padded": (BF16, (BF16, BF16)),
+    "unbatched": (BF16, (BF16, BF16)),
+    "packed": (F32, (F32, F32)),
+}
+
+
+def torch_dtypes(ref: nn.Module, label: str, *args) -> tuple[torch.dtype, tuple[torch.dtype, ...]]:
+    """The dtypes torch.nn's layer returns for ``ref(*args)`` under the active autocast, or, where this
+    CPU's oneDNN cannot run a bf16 LSTM, the record above."""
+    try:
+        return dtypes(ref(*args))
+    except RuntimeError as err:
+        if not isinstance(ref, nn.LSTM) or ref.proj_size or "primitive descriptor" not in str(err):
+            raise
+        return TORCH_LSTM_BF16[label]
+
+
 def configs(name: str):
     for kw in CONFIGS:
         if ("nonlinearity" in kw and name != "RNN") or ("proj_size" in kw and name != "LSTM"):
@@ -56,7 +80,7 @@ def test_output_and_state_dtypes_match_torch_under_cpu_bf16_autocast(name):
             inputs["packed"] = pack_padded_sequence(x, [T, T - 2, 2])
         for label, inp in inputs.items():
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                expected, got = dtypes(ref(inp)), dtypes(ours(inp))
+                expected, got = torch_dtypes(ref, label, inp), dtypes(ours(inp))
             assert got == expected, f"{name} {kw} {label}: rnnkit {got}, torch.nn {expected}"
 
 
@@ -88,11 +112,17 @@ def test_numbers_under_autocast_stay_close_to_float32(name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         with MatmulDtypes() as products:
             out, _ = ours(x)
-        out_ref, _ = ref(x)
+        try:
+            out_ref = ref(x)[0]
+        except RuntimeError as err:  # torch's oneDNN bf16 LSTM cannot run on this CPU (see TORCH_LSTM_BF16)
+            if name != "LSTM" or "primitive descriptor" not in str(err):
+                raise
+            out_ref = None
     assert products.seen, "no matrix product was dispatched under autocast"
     assert all(set(d) == {torch.bfloat16} for _, d in products.seen), products.seen
     assert torch.allclose(out.float(), out32, atol=5e-2), (out.float() - out32).abs().max()
-    assert torch.allclose(out.float(), out_ref.float(), atol=5e-2), (out.float() - out_ref).abs().max()
+    if out_ref is not None:
+        assert torch.allclose(out.float(), out_ref.float(), atol=5e-2), (out.float() - out_ref).abs().max()
 
 
 def test_backward_under_autocast_reaches_float32_weights():
@@ -127,8 +157,14 @@ def test_state_carried_over_under_autocast_is_accepted(name):
     x = torch.randn(T, B, I)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         _, state = ours(x)
-        _, state_ref = ref(x)
-        expected, got = dtypes(ref(x, state_ref)), dtypes(ours(x, state))
+        got = dtypes(ours(x, state))
+        try:
+            _, state_ref = ref(x)
+        except RuntimeError as err:  # torch's oneDNN bf16 LSTM cannot run on this CPU: its recorded dtypes
+            if "primitive descriptor" not in str(err):
+                raise
+            state_ref = tuple(s.bfloat16() for s in state) if isinstance(state, tuple) else state
+        expected = torch_dtypes(ref, "padded", x, state_ref)
     assert got == expected
     with pytest.raises(TypeError, match="must have the dtype of input"):  # outside autocast: exact
         ours(x, tuple(s.bfloat16() for s in state) if isinstance(state, tuple) else state.bfloat16())

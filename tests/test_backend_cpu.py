@@ -436,7 +436,7 @@ def test_scan_function_matches_reference_scan(cell, spy):
     from rnnkit.scan.reference import reference_scan
 
     layer = make_layer(cell, 3, 6).double()
-    _, _, w_hh, b_hh, w_hr, extras = layer.weights(0, 0)
+    weights = layer.weights(0, 0).recurrent()
     spec, G = layer.spec, layer.spec.num_chunks
     xg = torch.randn(5, 4, G * 6, dtype=torch.float64)
     state0 = tuple(torch.randn(4, 6, dtype=torch.float64) for _ in spec.state_names)
@@ -445,8 +445,8 @@ def test_scan_function_matches_reference_scan(cell, spy):
     for scan in (reference_scan, cpu_mod.cpu_scan):
         spy.clear()
         leaves = [xg.clone().requires_grad_(True), *(s.clone().requires_grad_(True) for s in state0)]
-        w = w_hh.detach().clone().requires_grad_(True)
-        res = scan(spec, leaves[0], tuple(leaves[1:]), w, b_hh, w_hr, extras, mask)
+        w = weights.weight_hh.detach().clone().requires_grad_(True)
+        res = scan(spec, leaves[0], tuple(leaves[1:]), weights._replace(weight_hh=w), mask)
         g = torch.Generator().manual_seed(3)
         loss = sum(
             (t * torch.randn(t.shape, generator=g, dtype=t.dtype)).sum() for t in (res.output, *res.state)

@@ -23,6 +23,7 @@ from conftest import ALL_CELLS, TWIN_CELLS, make_layer, states
 from rnnkit.cells.registry import get_cell
 from rnnkit.cli import main as cli_main
 from rnnkit.scan import native as native_mod
+from rnnkit.scan.weights import LayerWeights
 
 backends_mod = importlib.import_module("rnnkit.scan.backends")  # the module, not rnnkit.scan.backends()
 OTHER_CELLS = [n for n in ALL_CELLS if n not in TWIN_CELLS]
@@ -215,21 +216,21 @@ def test_supports_refuses_what_it_cannot_run():
 def test_torch_layer_rejects_bad_arguments():
     spec = get_cell("gru").make_spec()
     x, w_ih, w_hh, h0 = torch.randn(3, 2, 4), torch.randn(9, 4), torch.randn(9, 3), torch.randn(2, 3)
-    args = (None, (h0,), w_hh, None, None, {})
+    weights = LayerWeights(w_ih, None, w_hh, None, None, {})
     with pytest.raises(ValueError, match="w_ih must be given"):
-        native_mod.torch_layer(spec, x, None, *args)
+        native_mod.torch_layer(spec, x, (h0,), weights.recurrent())
     with pytest.raises(ValueError, match="extras must be empty"):
-        native_mod.torch_layer(spec, x, w_ih, None, (h0,), w_hh, None, None, {"p": h0})
+        native_mod.torch_layer(spec, x, (h0,), weights._replace(extras={"p": h0}))
     with pytest.raises(ValueError, match="w_hr"):
-        native_mod.torch_layer(spec, x, w_ih, None, (h0,), w_hh, None, torch.randn(3, 3), {})
+        native_mod.torch_layer(spec, x, (h0,), weights._replace(weight_hr=torch.randn(3, 3)))
     with pytest.raises(ValueError, match="mask must have shape"):
-        native_mod.torch_layer(spec, x, w_ih, *args, torch.ones(3, 2, dtype=torch.bool))
+        native_mod.torch_layer(spec, x, (h0,), weights, torch.ones(3, 2, dtype=torch.bool))
     empty_seq = torch.ones(3, 2, 1, dtype=torch.bool)
     empty_seq[:, 1] = False
     with pytest.raises(ValueError, match="at least one step"):
-        native_mod.torch_layer(spec, x, w_ih, *args, empty_seq)
+        native_mod.torch_layer(spec, x, (h0,), weights, empty_seq)
     with pytest.raises(ValueError, match="torch's math"):
-        native_mod.torch_layer(get_cell("mingru").make_spec(), x, w_ih, *args)
+        native_mod.torch_layer(get_cell("mingru").make_spec(), x, (h0,), weights)
     with pytest.raises(ValueError, match="scan or a scan_input"):
         backends_mod.Backend("nothing", None, lambda: None, lambda spec, x, proj: None)
 

@@ -223,16 +223,20 @@ def test_regularisers_on_any_cell_and_gradients_flow():
 
 
 @pytest.mark.parametrize(
-    ("kw", "match"),
+    ("kw", "error", "match"),
     [
-        ({"zoneout": 1.5}, r"zoneout must be a number in \[0, 1\), got 1.5"),
-        ({"zoneout": (0.1, 0.2, 0.3)}, r"zoneout must be one number or 2 \(h, c\)"),
-        ({"recurrent_dropout": -0.1}, r"recurrent_dropout must be a number in \[0, 1\), got -0.1"),
-        ({"input_dropout": "x"}, r"input_dropout must be a number"),
+        ({"zoneout": 1.5}, ValueError, r"zoneout must be a number in \[0, 1\), got 1.5"),
+        ({"zoneout": (0.1, 0.2, 0.3)}, ValueError, r"zoneout must be one number or 2 \(h, c\)"),
+        (
+            {"recurrent_dropout": -0.1},
+            ValueError,
+            r"recurrent_dropout must be a number in \[0, 1\), got -0.1",
+        ),
+        ({"input_dropout": "x"}, TypeError, r"input_dropout must be a number in \[0, 1\), got str \('x'\)"),
     ],
 )
-def test_bad_options(kw, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_options(kw, error, match):
+    with pytest.raises(error, match=match):
         rnnkit.LSTM(3, H, **kw)
 
 

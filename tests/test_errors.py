@@ -101,9 +101,9 @@ def test_bad_regularization_arguments():
     (TypeError otherwise) in [0, 1) (ValueError otherwise), named in the message."""
     with pytest.raises(TypeError, match=r"zoneout must be a number in \[0, 1\), got str \('0.1'\)"):
         rnnkit.LSTM(3, 4, zoneout="0.1")
-    with pytest.raises(ValueError, match=r"zoneout must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"zoneout must be a number in \[0, 1\), got 1.0"):
         rnnkit.LSTM(3, 4, zoneout=(0.1, 1.0))
-    with pytest.raises(ValueError, match=r"recurrent_dropout must be in \[0, 1\), got -0.5"):
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be a number in \[0, 1\), got -0.5"):
         rnnkit.GRU(3, 4, recurrent_dropout=-0.5)
     with pytest.raises(TypeError, match=r"input_dropout must be a number in \[0, 1\), got bool"):
         rnnkit.GRU(3, 4, input_dropout=True)

@@ -511,7 +511,7 @@ def test_bad_arguments_name_the_argument():
         SequenceTagger(3, 2, cell="lstn")
     with pytest.raises(ValueError, match=r"num_classes must be a positive int, got 0"):
         SequenceClassifier(3, 0)
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.5"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\), got 1.5"):
         Forecaster(3, 2, dropout=1.5)
     with pytest.raises(ValueError, match=r"backend must be one of"):
         Generator(5, backend="cuda-magic")

@@ -196,7 +196,8 @@ RECURRENT_CELLS = [c for c in ALL_CELLS if isinstance(make_layer(c, 1, 1), Recur
 @pytest.mark.parametrize("variant", ["plain", "lengths-hmask", "zoneout-train", "zoneout-eval"])
 def test_portable_scan_matches_reference(cell, variant):
     layer = make_layer(cell, 3, 4, proj_size=2 if get_cell(cell).make_spec().supports_proj else 0).double()
-    _, _, w_hh, b_hh, w_hr, extras = layer.weights(0, 0)
+    weights = layer.weights(0, 0).recurrent()
+    w_hh = weights.weight_hh
     spec = layer.spec
     xg = torch.randn(5, 3, spec.num_chunks * 4, dtype=F64, requires_grad=True)
     sizes = (w_hh.size(1), 4)[: len(spec.state_names)]
@@ -212,7 +213,7 @@ def test_portable_scan_matches_reference(cell, variant):
         kwargs["zoneout"] = tuple(torch.full((1, 1, 1), 0.3, dtype=F64) for _ in sizes)
     results = []
     for scan in (reference_scan, portable_scan):
-        res = scan(spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, **kwargs)
+        res = scan(spec, xg, state0, weights, mask, **kwargs)
         g = torch.Generator().manual_seed(1)
         loss = sum((t * torch.randn(t.shape, generator=g, dtype=F64)).sum() for t in (res.output, *res.state))
         results.append([res.output, *res.state, *torch.autograd.grad(loss, [xg, w_hh])])

@@ -21,7 +21,7 @@ from .cells import (
 from .layers import GRU, LSTM, RNN, create_layer
 from .min_layers import MinGRU, MinLSTM
 from .run import Run, load_run
-from .scan import RecurrentLayer, Trace, backend_status, backends
+from .scan import LayerWeights, RecurrentLayer, Trace, backend_status, backends
 from .ur_layers import URGRU, URLSTM
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     "CellSpec",
     "GRUCell",
     "LSTMCell",
+    "LayerWeights",
     "MinGRU",
     "MinLSTM",
     "RNNCell",

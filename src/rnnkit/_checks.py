@@ -41,7 +41,7 @@ def check_probability(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__} ({value!r})")
     if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
+        raise ValueError(f"{name} must be a number in [0, 1), got {value}")
     return float(value)
 
 

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ..cells.min_rnn import MinRNNSpec
 from ..scan.layer import RecurrentLayer
 from ..scan.parallel import ParallelLayer
+from ..scan.reference import reference_step
 
 RecurrentModule = RecurrentLayer | ParallelLayer
 
@@ -102,16 +103,13 @@ def _unroll(layer: RecurrentModule, inp: Tensor, index: int) -> tuple[list[Tenso
             h = spec.step(xg[t], h)
             hs.append(h)
         return hs, cs
-    w_ih, b_ih, w_hh, b_hh, w_hr, extras = layer.weights(index, 0)
-    xg = F.linear(inp, w_ih, b_ih)  # (T, B, G*H)
+    weights = layer.weights(index, 0)
+    xg = F.linear(inp, weights.weight_ih, weights.bias_ih)  # (T, B, G*H)
     P = layer.proj_size or layer.hidden_size
     sizes = (P, layer.hidden_size)[: len(spec.state_names)]
     state = tuple(inp.new_zeros(inp.size(1), n) for n in sizes)
     for t in range(inp.size(0)):
-        hg = F.linear(state[0], w_hh, b_hh)  # (B, G*H)
-        state, _ = spec.pointwise(xg[t], hg, state, extras, False)
-        if w_hr is not None:
-            state = (F.linear(state[0], w_hr), *state[1:])  # h: (B, P)
+        state, _ = reference_step(spec, xg[t], state, weights)
         hs.append(state[0])
         if len(state) > 1:
             cs.append(state[1])

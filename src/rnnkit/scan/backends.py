@@ -22,9 +22,11 @@ from .cpu import switched_off as cpu_switched_off
 from .cpu.step import StepPlan
 from .native import supports as torch_supports
 from .native import torch_layer
+from .portable import portable_scan
 from .reference import reference_scan
 
-#: scan(spec, xg, state0, w_hh, b_hh, w_hr, extras, mask) -> ScanResult (see reference_scan)
+#: scan(spec, xg, state0, weights, mask) -> ScanResult (see reference_scan); scan_input takes the layer
+#: input x instead of xg, with weights that include the input side
 ScanFn = Callable[..., object]
 
 
@@ -34,8 +36,9 @@ class Backend:
 
     Attributes:
         name: what users pass as ``backend=``.
-        scan: the scan function from xg (signature of :func:`rnnkit.scan.reference.reference_scan`), or
-            None for a backend that runs only from the layer's input (then ``scan_input`` is required).
+        scan: the scan function from xg, ``(spec, xg, state0, weights: LayerWeights, mask) ->
+            ScanResult`` (see :func:`rnnkit.scan.reference.reference_scan`), or None for a backend that
+            runs only from the layer's input (then ``scan_input`` is required).
         probe: returns None when usable on this machine, else the reason it is not (may be slow the
             first time, e.g. a compile; the result is cached by the backend).
         supports: ``(spec, x, has_proj) -> None | reason`` for a given call.
@@ -45,9 +48,14 @@ class Backend:
         step_plan: optional ``(spec, weights, batch) -> plan`` with ``plan(x, state) -> state`` doing what
             ``step`` does with everything that depends only on the weights decided once (generation:
             ``RecurrentLayer.step`` keeps the plan while the weights do not change), or None.
-        scan_input: optional ``(spec, x, w_ih, b_ih, state0, w_hh, b_hh, w_hr, extras, mask) ->
-            ScanResult`` doing the input projection ``W x + b_ih`` itself (with its own GEMM), or None
-            (the runner then computes xg with ``F.linear`` and calls ``scan``).
+        scan_input: optional ``(spec, x, state0, weights, mask) -> ScanResult`` doing the input
+            projection ``W x + b_ih`` itself (with its own GEMM), or None (the runner then computes xg
+            with ``F.linear`` and calls ``scan``).
+        regularizes: ``scan`` also takes ``h_mask=`` and ``zoneout=`` (variational dropout and zoneout
+            inside the recurrence, ``scan/regularize.py``); the layer runs the reference math for a
+            regularised call otherwise.
+        export_scan: what runs instead of ``scan`` while ``torch.export`` captures the call, when
+            ``scan`` would fix the time axis in the graph (a Python loop unrolls it); None: ``scan``.
         switched_off: True when the user turned the backend off on purpose; ``"auto"`` then falls back
             without the warning it gives when the backend fails to load.
     """
@@ -61,6 +69,8 @@ class Backend:
     step_plan: Callable[..., Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]] | None = None
     scan_input: ScanFn | None = None
     switched_off: Callable[[], bool] = lambda: False
+    regularizes: bool = False
+    export_scan: ScanFn | None = None
 
     def __post_init__(self) -> None:
         if self.scan is None and self.scan_input is None:
@@ -146,7 +156,17 @@ def _warn_once(message: str) -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
-register_backend(Backend("reference", reference_scan, lambda: None, lambda spec, x, proj: None, priority=0))
+register_backend(
+    Backend(
+        "reference",
+        reference_scan,
+        lambda: None,
+        lambda spec, x, proj: None,
+        priority=0,
+        regularizes=True,
+        export_scan=portable_scan,  # one scan operator: the time axis stays dynamic
+    )
+)
 register_backend(
     Backend(
         "cpu",

@@ -30,8 +30,9 @@ from .inputs import Prepared, finish_output, finish_state, prepare_input, revers
 from .native import supports as torch_supports
 from .native import torch_layer
 from .portable import capture_mode, portable_scan
-from .reference import ScanResult, reference_scan
-from .regularize import Regularization, apply_zoneout
+from .reference import ScanResult, reference_scan, reference_step
+from .regularize import Regularization
+from .weights import LayerWeights
 
 RECURRENT_INITS = ("uniform", "orthogonal")
 #: the Module method that converts a layer to a dtype (what a dtype-mismatch message suggests)
@@ -63,6 +64,16 @@ class Trace:
     cells: Tensor | None
     gates: dict[str, Tensor]
     lengths: Tensor | None
+
+
+@dataclass(frozen=True)
+class _Scans:
+    """What runs a call's scans (``RecurrentLayer._scans``): a scan from xg or one from the layer input
+    (the other None), and whether the scan takes the regularisers (``h_mask=``, ``zoneout=``)."""
+
+    scan: ScanFn | None
+    scan_input: ScanFn | None = None
+    regularizes: bool = True
 
 
 @dataclass
@@ -244,14 +255,15 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         return s
 
     # -- running ---------------------------------------------------------------------------------------
-    def weights(
-        self, layer: int, direction: int
-    ) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None, Tensor | None, dict[str, Tensor]]:
-        """(w_ih, b_ih, w_hh, b_hh, w_hr, extras) of one layer and direction."""
+    def weights(self, layer: int, direction: int) -> LayerWeights:
+        """The weights of one layer and direction: ``(weight_ih, bias_ih, weight_hh, bias_hh, weight_hr,
+        extras)`` as a named tuple (missing ones None)."""
         sfx = f"_l{layer}{'_reverse' if direction else ''}"
         get = lambda n: getattr(self, n + sfx, None)  # noqa: E731
         extras = {name: getattr(self, attr) for s, attr, name in self._extra_names if s == sfx}
-        return get("weight_ih"), get("bias_ih"), get("weight_hh"), get("bias_hh"), get("weight_hr"), extras
+        return LayerWeights(
+            get("weight_ih"), get("bias_ih"), get("weight_hh"), get("bias_hh"), get("weight_hr"), extras
+        )
 
     def _prepare(self, input, hx, lengths) -> Prepared:
         x = input.data if isinstance(input, PackedSequence) else input
@@ -321,52 +333,51 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
             return out, state
         return out.to(dtypes[0]), tuple(s.to(d) for s, d in zip(state, dtypes[1], strict=True))
 
-    def _scans(self, x: Tensor, mask: Tensor | None, record: bool) -> tuple[ScanFn | None, ScanFn | None]:
-        """(scan from xg, scan from the layer input) for this call, one of them None: the selected
-        backend's, or while a graph is captured for another runtime what that runtime can run (see
-        ``scan/portable.py``). Recording gates, and regularisers that change the recurrence, run the
-        reference math."""
+    def _scans(self, x: Tensor, mask: Tensor | None, record: bool) -> _Scans:
+        """What runs this call's scans: the selected backend's, or while a graph is captured for another
+        runtime what that runtime can run (see ``scan/portable.py``). Recording gates, and regularisers
+        that change the recurrence, run the reference math."""
         capture = capture_mode()
         plain = not record and not self.regularization.changes_recurrence(self.training)
         if capture == "transform":
-            return reference_scan, None
+            return _Scans(reference_scan)
         if capture == "onnx":
-            return (reference_scan if record else portable_scan), None
+            return _Scans(reference_scan if record else portable_scan)
         if capture == "torchscript":
             twin = mask is None and not self.proj_size and torch_supports(self.spec, x, False) is None
-            return (None, torch_layer) if plain and twin else (reference_scan, None)
+            return _Scans(None, torch_layer, regularizes=False) if plain and twin else _Scans(reference_scan)
         if not plain:
-            return (reference_scan if record or capture is None else portable_scan), None
+            return _Scans(reference_scan if record or capture is None else portable_scan)
         backend = select_backend(self.backend, self.spec, x, bool(self.proj_size))
-        if capture == "export" and backend.scan is reference_scan:
-            return portable_scan, None  # one scan operator: the time axis stays dynamic
-        return backend.scan, backend.scan_input
+        if capture == "export" and backend.export_scan is not None:
+            return _Scans(backend.export_scan)
+        return _Scans(backend.scan, backend.scan_input, regularizes=backend.regularizes)
 
     def _run(self, prep: Prepared, record: bool) -> tuple[Tensor, State, list[ScanResult]]:
         x, lengths = prep.x, prep.lengths  # (T, B, I)
         mask = time_mask(lengths, x.size(0), x.device)  # (T, B, 1) or None
         reg = self.regularization
-        scan, scan_input = self._scans(x, mask, record)
+        scans = self._scans(x, mask, record)
         finals: list[list[Tensor]] = [[] for _ in prep.state]
         results: list[ScanResult] = []
         layer_input = x
         for layer in range(self.num_layers):
             outs = []
             for d in range(self.num_directions):
-                w_ih, b_ih, w_hh, b_hh, w_hr, extras = self.weights(layer, d)
+                weights = self.weights(layer, d)
                 k = layer * self.num_directions + d
                 xin = layer_input if d == 0 else reverse_time(layer_input, lengths)
                 in_mask = reg.input_mask(xin, self.training)  # (1, B, I) or None
                 xin = xin if in_mask is None else xin * in_mask
                 state0 = tuple(s[k] for s in prep.state)
-                if scan_input is not None:
-                    res = scan_input(self.spec, xin, w_ih, b_ih, state0, w_hh, b_hh, w_hr, extras, mask)
+                if scans.scan_input is not None:
+                    res = scans.scan_input(self.spec, xin, state0, weights, mask)
                 else:
-                    xg = F.linear(xin, w_ih, b_ih)  # (T, B, G*H)
+                    xg = F.linear(xin, weights.weight_ih, weights.bias_ih)  # (T, B, G*H)
                     kwargs = {"record": True} if record else {}
-                    if scan is reference_scan or scan is portable_scan:  # the scans that regularise
+                    if scans.regularizes:
                         kwargs |= reg.scan_kwargs(x.size(0), state0, self.training)
-                    res = scan(self.spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, **kwargs)
+                    res = scans.scan(self.spec, xg, state0, weights.recurrent(), mask, **kwargs)
                 if d == 1:
                     res = ScanResult(
                         output=reverse_time(res.output, lengths),
@@ -427,18 +438,12 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
             return (out if prep.batched else out.squeeze(0)), finish_state(prep, fused)
         finals: list[list[Tensor]] = [[] for _ in prep.state]
         for layer in range(self.num_layers):
-            w_ih, b_ih, w_hh, b_hh, w_hr, extras = self.weights(layer, 0)
+            weights = self.weights(layer, 0)
             state = tuple(s[layer] for s in prep.state)
             reg = self.regularization.scan_kwargs(1, state, self.training)  # h_mask / zoneout, if any
             in_mask = self.regularization.input_mask(x.unsqueeze(0), self.training)  # (1, B, I) or None
-            xg = F.linear(x if in_mask is None else x * in_mask[0], w_ih, b_ih)  # (B, G*H)
-            h_in = state[0] * reg["h_mask"] if "h_mask" in reg else state[0]  # (B, P)
-            hg = F.linear(h_in, w_hh, b_hh)  # (B, G*H)
-            new, _ = self.spec.pointwise(xg, hg, state, extras, False)
-            if w_hr is not None:
-                new = (F.linear(new[0], w_hr), *new[1:])  # h: (B, P)
-            if "zoneout" in reg:
-                new = apply_zoneout(new, state, reg["zoneout"], 0)
+            xg = F.linear(x if in_mask is None else x * in_mask[0], weights.weight_ih, weights.bias_ih)
+            new, _ = reference_step(self.spec, xg, state, weights, **reg)  # xg (B, G*H)
             for store, s in zip(finals, new, strict=True):
                 store.append(s)
             x = new[0]

@@ -30,6 +30,7 @@ from .._checks import check_values, drop_full_lengths
 from ..cells.base import CellSpec, State
 from .inputs import lengths_from_mask
 from .reference import ScanResult
+from .weights import LayerWeights
 
 #: the cells' kernel names (``spec.kernel``) that compute torch's math -> the ``torch._VF`` operator
 OPS = {"lstm": "lstm", "gru": "gru", "rnn_tanh": "rnn_tanh", "rnn_relu": "rnn_relu"}
@@ -84,13 +85,8 @@ def _params(
 def torch_layer(
     spec: CellSpec,
     x: Tensor,
-    w_ih: Tensor | None,
-    b_ih: Tensor | None,
     state0: State,
-    w_hh: Tensor,
-    b_hh: Tensor | None,
-    w_hr: Tensor | None,
-    extras: dict[str, Tensor],
+    weights: LayerWeights,
     mask: Tensor | None = None,
 ) -> ScanResult:
     """One direction of one layer from its input x (T, B, I) with torch's fused operator, differentiable.
@@ -98,15 +94,16 @@ def torch_layer(
     Args:
         spec: a cell :func:`supports` accepts (torch's math).
         x: the layer's input (T, B, I), time-major.
-        w_ih, b_ih, w_hh, b_hh, w_hr: this layer/direction's weights in torch's shapes — (G*H, I),
-            (G*H,) or None, (G*H, P), (G*H,) or None, (P, H) or None.
         state0: initial state ``(h0,)`` or ``(h0, c0)``; h0 (B, P), c0 (B, H).
-        extras: must be empty (torch's cells have none).
+        weights: this layer/direction's weights in torch's shapes — weight_ih (G*H, I), bias_ih (G*H,)
+            or None, weight_hh (G*H, P), bias_hh (G*H,) or None, weight_hr (P, H) or None; extras must
+            be empty (torch's cells have none).
         mask: (T, B, 1) bool marking a valid prefix of each sequence (at least one step), or None when
             every sequence is T steps long.
     Returns:
         the output (T, B, P), zero past each length, and the final state at each sequence's last step.
     """
+    w_ih, b_ih, w_hh, b_hh, w_hr, extras = weights
     if spec.kernel not in OPS:
         raise ValueError(f"spec must compute torch's math (kernel one of {list(OPS)}), got {spec!r}")
     if w_ih is None:

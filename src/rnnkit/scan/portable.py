@@ -29,12 +29,12 @@ G = row blocks of the cell's weights.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch._C._functorch import peek_interpreter_stack
 
 from ..cells.base import CellSpec, State
-from .reference import ScanResult, reference_scan
+from .reference import ScanResult, reference_scan, reference_step
+from .weights import LayerWeights
 
 
 @torch.compiler.assume_constant_result
@@ -57,10 +57,7 @@ def portable_scan(
     spec: CellSpec,
     xg: Tensor,
     state0: State,
-    w_hh: Tensor,
-    b_hh: Tensor | None,
-    w_hr: Tensor | None,
-    extras: dict[str, Tensor],
+    weights: LayerWeights,
     mask: Tensor | None = None,
     h_mask: Tensor | None = None,
     zoneout: tuple[Tensor, ...] | None = None,
@@ -69,9 +66,7 @@ def portable_scan(
     :func:`rnnkit.scan.reference.reference_scan` (no ``record``). Under TorchScript, which has no
     ``scan``, the reference loop itself runs."""
     if torch.jit.is_scripting() or torch.jit.is_tracing():
-        return reference_scan(
-            spec, xg, state0, w_hh, b_hh, w_hr, extras, mask, h_mask=h_mask, zoneout=zoneout
-        )
+        return reference_scan(spec, xg, state0, weights, mask, h_mask=h_mask, zoneout=zoneout)
     from torch._higher_order_ops.scan import scan
 
     per_step = zoneout is not None and any(k.size(0) > 1 for k in zoneout)  # training draws (T, B, ·)
@@ -83,14 +78,9 @@ def portable_scan(
     fixed_keep = None if zoneout is None or per_step else tuple(k[0] for k in zoneout)  # (1, 1) each
 
     def step(state: tuple[Tensor, ...], inp: dict[str, object]) -> tuple[tuple[Tensor, ...], Tensor]:
-        h_in = state[0] if h_mask is None else state[0] * h_mask  # (B, P)
-        hg = F.linear(h_in, w_hh, b_hh)  # (B, G*H)
-        new, _ = spec.pointwise(inp["xg"], hg, state, extras, False)
-        if w_hr is not None:
-            new = (F.linear(new[0], w_hr), *new[1:])  # h: (B, P)
-        keep = inp["zoneout"] if per_step else fixed_keep
-        if keep is not None:
-            new = tuple(torch.lerp(n, o, k) for n, o, k in zip(new, state, keep, strict=True))
+        keep = inp["zoneout"] if per_step else fixed_keep  # per component (B, ·) or (1, 1)
+        zo = None if keep is None else tuple(k.unsqueeze(0) for k in keep)  # as one step's draw
+        new, _ = reference_step(spec, inp["xg"], state, weights, False, h_mask, zo)
         if "mask" in inp:
             m = inp["mask"]  # (B, 1)
             out = torch.where(m, new[0], 0.0)

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ..cells.base import CellSpec, Gates, State
 from .regularize import apply_zoneout
+from .weights import LayerWeights
 
 
 @dataclass
@@ -34,14 +35,35 @@ class ScanResult:
     gates: Gates | None = None
 
 
+def reference_step(
+    spec: CellSpec,
+    xg_t: Tensor,
+    state: State,
+    weights: LayerWeights,
+    record: bool = False,
+    h_mask: Tensor | None = None,
+    zoneout: tuple[Tensor, ...] | None = None,
+    t: int = 0,
+) -> tuple[State, Gates | None]:
+    """One step of ``spec`` from the input projection ``xg_t`` (B, G*H): the recurrent product, the
+    cell's pointwise update, the projection and zoneout. The scan below and ``RecurrentLayer.step()``
+    both take their steps here. Returns (new state, gates when ``record``); arguments as in
+    :func:`reference_scan` (``t`` picks the step's zoneout draw)."""
+    h_in = state[0] if h_mask is None else state[0] * h_mask  # (B, P)
+    hg_t = F.linear(h_in, weights.weight_hh, weights.bias_hh)  # (B, G*H)
+    new, gates = spec.pointwise(xg_t, hg_t, state, weights.extras, record)
+    if weights.weight_hr is not None:
+        new = (F.linear(new[0], weights.weight_hr), *new[1:])  # h: (B, P)
+    if zoneout is not None:
+        new = apply_zoneout(new, state, zoneout, t)
+    return new, gates
+
+
 def reference_scan(
     spec: CellSpec,
     xg: Tensor,
     state0: State,
-    w_hh: Tensor,
-    b_hh: Tensor | None,
-    w_hr: Tensor | None,
-    extras: dict[str, Tensor],
+    weights: LayerWeights,
     mask: Tensor | None = None,
     record: bool = False,
     h_mask: Tensor | None = None,
@@ -52,8 +74,8 @@ def reference_scan(
     Args:
         xg: the input projection ``W x + b_ih`` for all steps, (T, B, G*H).
         state0: initial state, ``(h0,)`` or ``(h0, c0)``; h0 (B, P), c0 (B, H).
-        w_hh: recurrent weight (G*H, P); b_hh: (G*H,) or None; w_hr: projection (P, H) or None.
-        extras: the cell's extra tensors for this layer/direction.
+        weights: this layer/direction's weights; the scan reads weight_hh (G*H, P), bias_hh (G*H,) or
+            None, weight_hr (P, H) or None and the cell's extras (the input side is already in ``xg``).
         mask: (T, B, 1) bool, True where step t is inside sequence b; None when all are full length.
         record: also return per-step cell states and gates.
         h_mask: (B, P) variational-dropout mask on h_{t-1} where it enters U h_{t-1}, or None.
@@ -66,13 +88,7 @@ def reference_scan(
     gates: dict[str, list[Tensor]] = {name: [] for name in spec.gate_names} if record else {}
     masks = mask.unbind(0) if mask is not None else None
     for t, xg_t in enumerate(xg.unbind(0)):  # xg_t: (B, G*H)
-        h_in = state[0] if h_mask is None else state[0] * h_mask  # (B, P)
-        hg_t = F.linear(h_in, w_hh, b_hh)  # (B, G*H)
-        new, step_gates = spec.pointwise(xg_t, hg_t, state, extras, record)
-        if w_hr is not None:
-            new = (F.linear(new[0], w_hr), *new[1:])  # h: (B, P)
-        if zoneout is not None:
-            new = apply_zoneout(new, state, zoneout, t)
+        new, step_gates = reference_step(spec, xg_t, state, weights, record, h_mask, zoneout, t)
         if masks is not None:
             m = masks[t]  # (B, 1)
             out_t = torch.where(m, new[0], 0.0)

@@ -28,6 +28,7 @@ from torch.utils._python_dispatch import _get_current_dispatch_mode
 from ...cells.base import CellSpec, State
 from ..inputs import lengths_from_mask
 from ..reference import ScanResult
+from ..weights import LayerWeights
 from . import ops
 
 
@@ -58,17 +59,13 @@ def through_operator(x: Tensor) -> bool:
 def fused_layer(
     spec: CellSpec,
     x: Tensor,
-    w_ih: Tensor | None,
-    b_ih: Tensor | None,
     state0: State,
-    w_hh: Tensor,
-    b_hh: Tensor | None,
-    w_hr: Tensor | None,
-    extras: dict[str, Tensor],
+    weights: LayerWeights,
     mask: Tensor | None = None,
 ) -> ScanResult:
     """One direction of one layer from its input x (T, B, I): ``xg = x w_ihᵀ + b_ih`` (rnnkit's GEMM) and
-    the scan, differentiable. With ``w_ih`` None, x is xg itself (T, B, G*H)."""
+    the scan, differentiable. With ``weights.weight_ih`` None, x is xg itself (T, B, G*H)."""
+    w_ih, b_ih, w_hh, b_hh, w_hr, extras = weights
     has_c = spec.has_cell_state
     extra = next(iter(extras.values())).detach() if extras else None
     h0, c0 = state0[0], state0[1] if has_c else None
@@ -94,13 +91,10 @@ def cpu_scan(
     spec: CellSpec,
     xg: Tensor,
     state0: State,
-    w_hh: Tensor,
-    b_hh: Tensor | None,
-    w_hr: Tensor | None,
-    extras: dict[str, Tensor],
+    weights: LayerWeights,
     mask: Tensor | None = None,
 ) -> ScanResult:
     """Run ``spec`` over time with the fused kernels; arguments and result as
     :func:`rnnkit.scan.reference.reference_scan` (``mask`` must pad a suffix of each sequence, as
     ``time_mask`` does)."""
-    return fused_layer(spec, xg, None, None, state0, w_hh, b_hh, w_hr, extras, mask)
+    return fused_layer(spec, xg, state0, weights.recurrent(), mask)

@@ -29,6 +29,7 @@ from torch import Tensor
 from ...cells.base import CellSpec
 from ..inputs import time_mask
 from ..reference import reference_scan
+from ..weights import LayerWeights
 from .build import load
 from .kernels import kernel_table
 
@@ -256,7 +257,7 @@ def _reference_backward(ctx, saved_tensors: tuple[Tensor | None, ...], dout, dh_
     mask = time_mask(lengths, x.size(0), x.device)  # (T, B, 1) or None
     extras = {} if extra is None else {next(iter(spec.extra_tensors(1))): extra}
     state0 = (h0,) if c0 is None else (h0, c0)
-    res = reference_scan(spec, xg, state0, w_hh, b_hh, w_hr, extras, mask)
+    res = reference_scan(spec, xg, state0, LayerWeights(None, None, w_hh, b_hh, w_hr, extras), mask)
     outputs, cotangents = [res.output, res.state[0]], [dout, dh_n]
     if c0 is not None:
         outputs.append(res.state[1])
