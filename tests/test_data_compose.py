@@ -83,6 +83,18 @@ def test_pairs_by_hand():
     )
 
 
+def test_train_cuts_per_verse_adds_training_pairs_only():
+    base = compose_data(ComposeConfig(max_verses=200, vocab_size=500))
+    more = compose_data(ComposeConfig(max_verses=200, vocab_size=500, train_cuts_per_verse=8))
+    assert len(more.train) > 2 * len(base.train)  # more cuts of the same training verses
+    assert more.train_verses == base.train_verses and more.vocab.itos == base.vocab.itos
+    for split in ("val", "test"):  # the scored pairs do not move
+        assert getattr(more, split).src == getattr(base, split).src
+        assert getattr(more, split).tgt == getattr(base, split).tgt
+    with pytest.raises(ValueError, match="train_cuts_per_verse must be None or a positive int, got 0"):
+        ComposeConfig(train_cuts_per_verse=0)
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="max_continuation must be a positive int, got 0"):
         ComposeConfig(max_continuation=0)

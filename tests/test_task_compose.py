@@ -128,3 +128,43 @@ def test_compose_command(smoke_run, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert main(["compose", "--out-dir", str(out)]) == 2
     assert "give the start of a sentence" in capsys.readouterr().err
+
+
+def test_tied_output_layer_and_label_smoothing():
+    """tie_embeddings: the output layer's weight is the embedding (fewer weights, gradients from both
+    ends reach it); the task's label_smoothing is the loss's, and the loss equals cross-entropy."""
+    torch.manual_seed(0)
+    tied = Seq2Seq(10, 10, 8, 16, attention="luong", share_embeddings=True, tie_embeddings=True)
+    untied = Seq2Seq(10, 10, 8, 16, attention="luong", share_embeddings=True)
+    assert tied.out.weight is tied.tgt_embedding.weight is tied.src_embedding.weight
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(tied) == n(untied) - 16 * 10 + (16 * 8 + 8)  # V×H output matrix → H×E projection
+    src, tgt = torch.tensor([[4, 5, 6]]), torch.tensor([[BOS, 7]])
+    logits = tied(src, torch.tensor([3]), tgt)
+    assert logits.shape == (1, 2, 10)
+    tied.src_embedding.weight.grad = None
+    logits[0, -1, 9].backward()
+    assert tied.src_embedding.weight.grad[9].abs().sum() > 0  # the output row of token 9 is its embedding
+    with pytest.raises(ValueError, match="tie_embeddings must be True or False"):
+        Seq2Seq(10, 10, tie_embeddings="yes")
+    from rnnkit.tasks import get_task
+
+    task = get_task("compose")
+    for smoothing in (0.0, 0.2):
+        cfg = resolve_config("compose", preset="smoke", overrides={"model.label_smoothing": smoothing})
+        model = task.build_model(cfg, {"vocab": VOCAB.to_json(), "tied_readout": cfg.model.tie_embeddings})
+        assert model.out.weight is model.tgt_embedding.weight  # tied by default
+        old_run = task.build_model(cfg, {"vocab": VOCAB.to_json()})  # a run from before the option
+        assert isinstance(old_run.out, torch.nn.Linear) and old_run.out.weight.shape == (len(VOCAB), 16)
+        batch = next(PairBatches(PAIRS, 4, shuffle=False).epoch(0))
+        torch.manual_seed(1)
+        got = task.loss(model.eval(), batch).loss
+        want = F.cross_entropy(
+            model(batch[0], batch[1], batch[2]).transpose(1, 2),
+            batch[3],
+            ignore_index=PAD,
+            label_smoothing=smoothing,
+        )
+        assert torch.allclose(got, want, atol=1e-6)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        resolve_config("compose", overrides={"model.label_smoothing": 0.9})

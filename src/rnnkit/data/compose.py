@@ -111,6 +111,8 @@ class ComposeConfig:
         max_prefix: the encoder sees at most this many of the prefix's last tokens.
         max_continuation: target tokens per pair (plus ``<eos>`` when the verse ends inside the window).
         cuts_per_verse: pairs drawn from each verse (distinct cut points; fewer for short verses).
+        train_cuts_per_verse: pairs drawn from each *training* verse (None = ``cuts_per_verse``): more
+            distinct training pairs at no cost per step; validation and test pairs stay as they are.
         min_prefix: the shortest prefix, in tokens.
         seed: seed of the cut points.
         max_verses: use only the first N verses of each split (None = all; for quick runs and tests).
@@ -120,6 +122,7 @@ class ComposeConfig:
     max_prefix: int = 24
     max_continuation: int = 5
     cuts_per_verse: int = 3
+    train_cuts_per_verse: int | None = None
     min_prefix: int = 2
     seed: int = 0
     max_verses: int | None = None
@@ -129,6 +132,9 @@ class ComposeConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        t = self.train_cuts_per_verse
+        if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 1):
+            raise ValueError(f"train_cuts_per_verse must be None or a positive int, got {t!r}")
         if self.max_verses is not None and (not isinstance(self.max_verses, int) or self.max_verses < 1):
             raise ValueError(f"max_verses must be None or a positive int, got {self.max_verses!r}")
 
@@ -198,7 +204,9 @@ def build_corpus(
     ids = [[vocab.encode(t) for t in split] for split in (train, val, test)]
     return ComposeData(
         vocab=vocab,
-        train=make_pairs(ids[0], config),
+        train=make_pairs(
+            ids[0], replace(config, cuts_per_verse=config.train_cuts_per_verse or config.cuts_per_verse)
+        ),
         val=make_pairs(ids[1], replace(config, seed=config.seed + 1)),
         test=make_pairs(ids[2], replace(config, seed=config.seed + 2)),
         train_verses=ids[0],

@@ -43,6 +43,24 @@ class Encoded:
         return Encoded(pick(self.memory), pick(self.keys), pick(self.mask))
 
 
+class TiedReadout(nn.Module):
+    """Output layer sharing the weights of an embedding: logits = E (W_p x) + b (E: (V, E) embedding,
+    W_p: (E, H) projection, b: (V,)). ``weight`` is the embedding's matrix."""
+
+    def __init__(self, embedding: nn.Embedding, in_features: int) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.proj = nn.Linear(in_features, embedding.embedding_dim)
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+
+    @property
+    def weight(self) -> Tensor:
+        return self.embedding.weight
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(self.proj(x), self.embedding.weight, self.bias)  # (…, V)
+
+
 class Seq2Seq(nn.Module):
     """Embedding → encoder RNN → decoder RNN (initialised from the encoder's final state) → logits.
 
@@ -65,6 +83,8 @@ class Seq2Seq(nn.Module):
         luong_score: ``"general"`` (qᵀ W_a m) or ``"dot"`` (qᵀ m).
         bidirectional_encoder: read the source in both directions.
         share_embeddings: one embedding for source and target (needs src_vocab == tgt_vocab).
+        tie_embeddings: the output layer reuses the target embedding (logits = E W_p feat + b, with W_p
+            projecting the hidden size to the embedding size): fewer weights, a cheaper output layer.
         rnn_options: extra keyword arguments for the recurrent layer(s) (cell options, regularisers,
             init), e.g. ``{"nonlinearity": "relu"}`` with ``cell="rnn"``.
 
@@ -91,6 +111,7 @@ class Seq2Seq(nn.Module):
         luong_score: str = "general",
         bidirectional_encoder: bool = False,
         share_embeddings: bool = False,
+        tie_embeddings: bool = False,
         backend: str = "auto",
         rnn_options: Mapping[str, object] | None = None,
     ) -> None:
@@ -129,7 +150,13 @@ class Seq2Seq(nn.Module):
         self.decoder = make_rnn(cell, dec_in, hidden_size, num_layers, dropout, False, backend, rnn_options)
         self.combine = nn.Linear(hidden_size + M, hidden_size) if attention else None
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden_size, tgt_vocab)
+        if not isinstance(tie_embeddings, bool):
+            raise ValueError(f"tie_embeddings must be True or False, got {tie_embeddings!r}")
+        self.out = (
+            TiedReadout(self.tgt_embedding, hidden_size)
+            if tie_embeddings
+            else nn.Linear(hidden_size, tgt_vocab)
+        )
 
     # -- encoder -----------------------------------------------------------------------------------
     def encode(self, src: Tensor, src_lengths: object = None) -> tuple[Encoded, StateLike]:

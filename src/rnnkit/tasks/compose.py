@@ -45,6 +45,12 @@ class ComposeModelConfig:
     dropout: float = option(
         0.1, "dropout on embeddings, between layers and before the output", low=0.0, high=1.0
     )
+    tie_embeddings: bool = option(
+        True, "the output layer reuses the word embedding (a projection to embed_dim, then its transpose)"
+    )
+    label_smoothing: float = option(
+        0.0, "training loss: share of the target's probability spread over the vocabulary", low=0.0, high=0.5
+    )
     backend: str = option("auto", "scan backend (auto picks the fastest usable)")
 
 
@@ -56,6 +62,9 @@ class ComposeDataConfig:
     max_prefix: int = option(24, "the encoder reads at most the prefix's last N tokens", low=1)
     max_continuation: int = option(5, "tokens to propose (the decoder's target length)", low=1)
     cuts_per_verse: int = option(3, "prefix/continuation pairs drawn from each sentence", low=1)
+    train_cuts_per_verse: int | None = option(
+        None, "pairs drawn from each training sentence (none = cuts_per_verse; val/test keep theirs)", low=1
+    )
     max_verses: int | None = option(None, "use only the first N sentences of each split (quick runs)", low=1)
     batch_size: int = option(64, "pairs per training batch", low=1)
     eval_batch_size: int = option(256, "pairs per evaluation batch", low=1)
@@ -113,6 +122,7 @@ class ComposeTask(Task):
             max_prefix=d.max_prefix,
             max_continuation=d.max_continuation,
             cuts_per_verse=d.cuts_per_verse,
+            train_cuts_per_verse=d.train_cuts_per_verse,
             max_verses=d.max_verses,
             seed=cfg.run.seed,
         )
@@ -128,7 +138,12 @@ class ComposeTask(Task):
             train=train,
             val=val,
             test=test,
-            state={"vocab": corpus.vocab.to_json(), "max_prefix": d.max_prefix},
+            # tied_readout: runs from before the option lack it and load untied
+            state={
+                "vocab": corpus.vocab.to_json(),
+                "max_prefix": d.max_prefix,
+                "tied_readout": cfg.model.tie_embeddings,
+            },
             info={
                 "source": corpus.source,
                 "pairs": f"{len(corpus.train):,} / {len(corpus.val):,} / {len(corpus.test):,} train/val/test",
@@ -143,7 +158,7 @@ class ComposeTask(Task):
 
         m = cfg.model
         V = len(json.loads(state["vocab"])["itos"])
-        return Seq2Seq(
+        model = Seq2Seq(
             V,
             V,
             m.embed_dim,
@@ -153,15 +168,24 @@ class ComposeTask(Task):
             None if m.attention == "none" else m.attention,
             m.dropout,
             share_embeddings=True,
+            tie_embeddings=bool(state.get("tied_readout", False)),  # from build_data: m.tie_embeddings
             backend=m.backend,
         )
+        model.label_smoothing = float(m.label_smoothing)  # read by loss()
+        return model
 
     def loss(self, model: nn.Module, batch: Any, carry: Any = None) -> LossOutput:
         from ..data.compose import PAD
 
         src, src_len, tgt_in, tgt_out = batch
         logits = model(src, src_len, tgt_in)  # (B, T, V)
-        loss = F.cross_entropy(logits.transpose(1, 2).float(), tgt_out, ignore_index=PAD)
+        smoothing = getattr(model, "label_smoothing", 0.0)  # set by build_model from the config
+        loss = F.cross_entropy(  # rows of V contiguous: far faster than the (B, V, T) layout on CPU
+            logits.reshape(-1, logits.size(-1)).float(),
+            tgt_out.reshape(-1),
+            ignore_index=PAD,
+            label_smoothing=smoothing,
+        )
         return LossOutput(loss, count=int((tgt_out != PAD).sum()))
 
     def evaluate(self, model: nn.Module, source: Any, cfg: Config, max_batches: int | None = None) -> dict:
