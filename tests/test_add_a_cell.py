@@ -49,7 +49,7 @@ class LeakyCell(CellModule):
 def toy():
     """The toy cell, registered for the test and removed afterwards."""
     entry = rnnkit.register_cell(
-        rnnkit.cells.CellEntry(NAME, LeakySpec, LeakyCell, "rnnkit.scan.layer:RecurrentLayer")
+        rnnkit.cells.CellEntry(NAME, LeakySpec, LeakyCell, "rnnkit.layers:RecurrentLayer")
     )
     try:
         yield entry

@@ -11,6 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import rnnkit
+from torch_bf16 import TORCH_LSTM_BF16, onednn_bf16_missing
 
 CELLS = ("LSTM", "GRU", "RNN")
 CONFIGS = [
@@ -38,26 +39,13 @@ def dtypes(result) -> tuple[torch.dtype, tuple[torch.dtype, ...]]:
     return out.dtype, tuple(s.dtype for s in (state if isinstance(state, tuple) else (state,)))
 
 
-#: what torch.nn.LSTM (no projection) returns under CPU bf16 autocast where oneDNN runs its bf16 LSTM
-#: (recorded with torch 2.13 on AMD Zen 4, which has AVX-512 BF16): everything in bfloat16, but
-#: for a packed input everything in the input's float32. On CPUs without bf16 support (e.g. AMD Zen 3)
-#: torch's oneDNN LSTM raises "could not create a primitive descriptor" instead, so the tests compare
-#: with this record there. With a projection torch never uses oneDNN and always runs.
-BF16, F32 = torch.bfloat16, torch.float32
-TORCH_LSTM_BF16 = {
-    "padded": (BF16, (BF16, BF16)),
-    "unbatched": (BF16, (BF16, BF16)),
-    "packed": (F32, (F32, F32)),
-}
-
-
 def torch_dtypes(ref: nn.Module, label: str, *args) -> tuple[torch.dtype, tuple[torch.dtype, ...]]:
     """The dtypes torch.nn's layer returns for ``ref(*args)`` under the active autocast, or, where this
-    CPU's oneDNN cannot run a bf16 LSTM, the record above."""
+    CPU's oneDNN cannot run a bf16 LSTM, torch's recorded ones (``torch_bf16.py``)."""
     try:
         return dtypes(ref(*args))
     except RuntimeError as err:
-        if not isinstance(ref, nn.LSTM) or ref.proj_size or "primitive descriptor" not in str(err):
+        if not isinstance(ref, nn.LSTM) or ref.proj_size or not onednn_bf16_missing(err):
             raise
         return TORCH_LSTM_BF16[label]
 
@@ -115,7 +103,7 @@ def test_numbers_under_autocast_stay_close_to_float32(name):
         try:
             out_ref = ref(x)[0]
         except RuntimeError as err:  # torch's oneDNN bf16 LSTM cannot run on this CPU (see TORCH_LSTM_BF16)
-            if name != "LSTM" or "primitive descriptor" not in str(err):
+            if name != "LSTM" or not onednn_bf16_missing(err):
                 raise
             out_ref = None
     assert products.seen, "no matrix product was dispatched under autocast"
@@ -161,7 +149,7 @@ def test_state_carried_over_under_autocast_is_accepted(name):
         try:
             _, state_ref = ref(x)
         except RuntimeError as err:  # torch's oneDNN bf16 LSTM cannot run on this CPU: its recorded dtypes
-            if "primitive descriptor" not in str(err):
+            if not onednn_bf16_missing(err):
                 raise
             state_ref = tuple(s.bfloat16() for s in state) if isinstance(state, tuple) else state
         expected = torch_dtypes(ref, "padded", x, state_ref)
@@ -211,3 +199,26 @@ def test_float64_input_under_autocast_still_needs_a_float64_layer():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out, _ = ours.double()(torch.randn(T, B, I, dtype=torch.float64))
     assert out.dtype == torch.float64
+
+
+def test_recorded_torch_lstm_dtypes_are_torchs_own():
+    """The record ``torch_bf16.TORCH_LSTM_BF16`` is what torch.nn.LSTM returns under bf16 autocast on a
+    CPU whose oneDNN runs it; on one whose oneDNN cannot, torch raises the error the tests recognise."""
+    torch.manual_seed(0)
+    ref = nn.LSTM(I, H)
+    x = torch.randn(T, B, I)
+    lengths = torch.tensor([T, T - 2, 1])
+    inputs = {
+        "padded": (x,),
+        "unbatched": (x[:, 0],),
+        "packed": (pack_padded_sequence(x, lengths, enforce_sorted=False),),
+        "other": (x.half(),),
+    }
+    for label, args in inputs.items():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            try:
+                got = dtypes(ref(*args))
+            except RuntimeError as err:
+                assert onednn_bf16_missing(err), f"{label}: torch failed otherwise: {err}"
+                continue
+        assert got == TORCH_LSTM_BF16[label], f"{label}: torch gives {got}, recorded {TORCH_LSTM_BF16[label]}"

@@ -137,6 +137,9 @@ def test_neutral_helpers_stand_alone(low, forbidden):
         ("rnnkit.cells.", ("rnnkit.scan.", "rnnkit.train.", "rnnkit.tasks.", "rnnkit.models.")),
         ("rnnkit.plots.", ("rnnkit.train.", "rnnkit.tasks.", "rnnkit.commands.", "rnnkit.tour.")),
         ("rnnkit.train.", ("rnnkit.tasks.", "rnnkit.commands.", "rnnkit.tour.")),
+        # backends run one direction of one layer; the layers drive them, never the reverse
+        ("rnnkit.scan.", ("rnnkit.layers.", "rnnkit.models.", "rnnkit.train.", "rnnkit.tasks.")),
+        ("rnnkit.layers.", ("rnnkit.models.", "rnnkit.train.", "rnnkit.tasks.", "rnnkit.commands.")),
     ],
 )
 def test_lower_packages_never_import_higher_ones(package, forbidden):

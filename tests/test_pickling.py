@@ -189,7 +189,7 @@ def test_unregistered_spec_stays_an_object_to_allow_list():
 
 
 def test_spec_that_options_cannot_rebuild_stays_an_object(monkeypatch):
-    entry = CellEntry("partial_rnn", _PartialSpec, rnnkit.RNNCell, "rnnkit.scan.layer:RecurrentLayer")
+    entry = CellEntry("partial_rnn", _PartialSpec, rnnkit.RNNCell, "rnnkit.layers:RecurrentLayer")
     monkeypatch.setitem(registry._REGISTRY, "partial_rnn", entry)
     assert _encode(_PartialSpec()) is not None  # the default spec rebuilds from its name alone
     layer = rnnkit.RecurrentLayer(_PartialSpec(scale=2.0), I, H, backend="reference")

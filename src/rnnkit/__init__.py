@@ -18,11 +18,9 @@ from .cells import (
     register_cell,
     unregister_cell,
 )
-from .layers import GRU, LSTM, RNN, create_layer
-from .min_layers import MinGRU, MinLSTM
+from .layers import GRU, LSTM, RNN, URGRU, URLSTM, MinGRU, MinLSTM, RecurrentLayer, Trace, create_layer
 from .run import Run, load_run
-from .scan import LayerWeights, RecurrentLayer, Trace, backend_status, backends
-from .ur_layers import URGRU, URLSTM
+from .scan import LayerWeights, backend_status, backends
 
 __version__ = "0.1.0"
 

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from ._io import atomic_write_text
-from .scan import Trace
+from .layers import Trace
 from .tasks.runner import LoadedRun, choose_run, evaluate_run
 from .tasks.runner import load_run as _load_checkpoint
 from .train.config import Config

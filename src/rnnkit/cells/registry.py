@@ -9,7 +9,7 @@ Adding a cell (``tests/test_add_a_cell.py`` does exactly this at run time, with 
    ``state_names`` (``("h",)`` or ``("h", "c")``), and ``pointwise(xg, hg, state, extras, record)`` —
    the elementwise step from ``W x + b_ih`` and ``U h + b_hh`` (each (B, G*H)) to the new state.
 2. A single-step module: a :class:`~rnnkit.cells.base.CellModule` subclass that passes its spec.
-3. ``register_cell(CellEntry(name, Spec, Cell, "rnnkit.scan.layer:RecurrentLayer"))`` — or a layer class
+3. ``register_cell(CellEntry(name, Spec, Cell, "rnnkit.layers:RecurrentLayer"))`` — or a layer class
    bound to the cell, as ``rnnkit.layers:LSTM`` is. From then on ``rnnkit.create_layer(name, …)``, the
    models' ``cell=`` option, ``rnnkit train --set model.cell=NAME`` and the generic tests take it.
 4. Optional, for speed: a fused functor named by ``CellSpec.kernel`` in ``scan/cpu/csrc/cells.h``; without
@@ -110,10 +110,10 @@ register_cell(CellEntry("gru", GRUSpec, GRUCell, "rnnkit.layers:GRU", {}, "GRU")
 register_cell(CellEntry("lstm_peephole", LSTMSpec, LSTMCell, "rnnkit.layers:LSTM", {"peephole": True}))
 register_cell(CellEntry("layernorm_lstm", LSTMSpec, LSTMCell, "rnnkit.layers:LSTM", {"layer_norm": True}))
 register_cell(CellEntry("layernorm_gru", GRUSpec, GRUCell, "rnnkit.layers:GRU", {"layer_norm": True}))
-register_cell(CellEntry("urlstm", URLSTMSpec, URLSTMCell, "rnnkit.ur_layers:URLSTM"))
-register_cell(CellEntry("urgru", URGRUSpec, URGRUCell, "rnnkit.ur_layers:URGRU"))
-register_cell(CellEntry("mingru", MinGRUSpec, MinGRUCell, "rnnkit.min_layers:MinGRU"))
-register_cell(CellEntry("minlstm", MinLSTMSpec, MinLSTMCell, "rnnkit.min_layers:MinLSTM"))
+register_cell(CellEntry("urlstm", URLSTMSpec, URLSTMCell, "rnnkit.layers:URLSTM"))
+register_cell(CellEntry("urgru", URGRUSpec, URGRUCell, "rnnkit.layers:URGRU"))
+register_cell(CellEntry("mingru", MinGRUSpec, MinGRUCell, "rnnkit.layers:MinGRU"))
+register_cell(CellEntry("minlstm", MinLSTMSpec, MinLSTMCell, "rnnkit.layers:MinLSTM"))
 
 
 # -- a registered cell's spec pickles as its name and options (see rnnkit._pickle) -----------------------

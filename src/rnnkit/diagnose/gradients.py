@@ -28,8 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..cells.min_rnn import MinRNNSpec
-from ..scan.layer import RecurrentLayer
-from ..scan.parallel import ParallelLayer
+from ..layers import ParallelLayer, RecurrentLayer
 from ..scan.reference import reference_step
 
 RecurrentModule = RecurrentLayer | ParallelLayer

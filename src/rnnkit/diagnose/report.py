@@ -23,9 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from .._io import atomic_write_text
-from ..layers import create_layer
-from ..scan.layer import RecurrentLayer
-from ..scan.parallel import ParallelLayer
+from ..layers import ParallelLayer, RecurrentLayer, create_layer
 from .gates import saturation, summarize_timescales, timescales
 from .gradients import GradientProfile, clipping_demo, gradient_vs_distance
 from .plots import plot_clipping, plot_gate_heatmaps, plot_gradient_distance, plot_saturation, plot_timescales

@@ -12,8 +12,7 @@ import torch
 from torch import Tensor
 
 from .._checks import as_lengths, check_positive_int, drop_full_lengths
-from ..layers import create_layer
-from ..scan.layer import RecurrentLayer
+from ..layers import RecurrentLayer, create_layer
 
 #: what a recurrent layer returns as its state: ``h`` or ``(h, c)``, each (L*D, B, H)
 StateLike = Tensor | tuple[Tensor, ...]

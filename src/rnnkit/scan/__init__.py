@@ -1,15 +1,13 @@
-"""Running cells over time: the generic layer runner and the backends beneath it."""
+"""Running one direction of one layer over time: the backends (reference, fused CPU, torch's own) and
+how one is chosen. The layers that drive them live in :mod:`rnnkit.layers`."""
 
 from .backends import backend_status, backends
-from .layer import RecurrentLayer, Trace
 from .reference import ScanResult, reference_scan, reference_step
 from .weights import LayerWeights
 
 __all__ = [
     "LayerWeights",
-    "RecurrentLayer",
     "ScanResult",
-    "Trace",
     "backend_status",
     "backends",
     "reference_scan",

@@ -1,9 +1,12 @@
-"""The one multi-layer, bidirectional, variable-length runner for ANY registered cell.
+"""The one multi-layer, bidirectional, variable-length runner for ANY registered cell with a recurrent
+weight.
 
 :class:`RecurrentLayer` owns the parameters under torch's names (``weight_ih_l0``,
 ``weight_hh_l0_reverse``, ``bias_ih_l1``, ``weight_hr_l0`` …) and runs, for each layer and direction,
-(a) the input projection for all steps as one GEMM and (b+c) a backend's scan over time. It is the only
-place that knows about layers, directions and lengths; cells know one step, backends one direction.
+(a) the input projection for all steps as one GEMM and (b+c) a backend's scan over time (``scan/``).
+The loop over layers, directions and lengths is :class:`~rnnkit.layers.base.LayerBase`'s, shared with
+the parallel-scan runner; cells know one step, backends one direction. ``step()`` advances a stack by one
+step for generation, through a backend's step plan when it has one.
 
 Shape legend: T = time steps, B = batch, I = input size, H = hidden size, P = output size per direction
 (proj_size or H), L = num_layers, D = num_directions (1 or 2), G = row blocks of the cell's weights.
@@ -18,52 +21,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence
 
-from .._checks import check_layer_args
-from .._pickle import PlainPickleMixin
 from ..cells.base import CellSpec, State
 from ..cells.init import orthogonal_blocks_
 from ..cells.registry import get_cell
-from .backends import ScanFn, check_backend_name, select_backend
-from .inputs import Prepared, finish_output, finish_state, prepare_input, reverse_time, time_mask
-from .native import supports as torch_supports
-from .native import torch_layer
-from .portable import capture_mode, portable_scan
-from .reference import ScanResult, reference_scan, reference_step
-from .regularize import Regularization
-from .weights import LayerWeights
+from ..scan.backends import ScanFn, select_backend
+from ..scan.inputs import finish_state
+from ..scan.native import supports as torch_supports
+from ..scan.native import torch_layer
+from ..scan.portable import capture_mode, portable_scan
+from ..scan.reference import ScanResult, reference_scan, reference_step
+from ..scan.regularize import Regularization
+from ..scan.weights import LayerWeights
+from .base import DirectionFn, LayerBase, autocast_on
 
 RECURRENT_INITS = ("uniform", "orthogonal")
-#: the Module method that converts a layer to a dtype (what a dtype-mismatch message suggests)
-_DTYPE_METHODS = {
-    torch.float64: "double",
-    torch.float32: "float",
-    torch.float16: "half",
-    torch.bfloat16: "bfloat16",
-}
-
-
-@dataclass
-class Trace:
-    """Everything a layer computed, step by step (``layer.trace(x)``).
-
-    Attributes:
-        output, state: exactly what ``layer(x)`` returns.
-        hiddens: hidden output of every layer and direction, (L*D, T, B, P), time in input order.
-        cells: cell states (L*D, T, B, H) for LSTM-like cells, else None.
-        gates: gate name -> (L*D, T, B, H); names as in the cell's ``gate_names``.
-        lengths: (B,) lengths used, or None when every sequence is full length.
-    Padded steps (t >= lengths[b]) are zero in hiddens, cells and gates. For an unbatched input the B
-    dimension is dropped.
-    """
-
-    output: Tensor | PackedSequence
-    state: Tensor | tuple[Tensor, ...]
-    hiddens: Tensor
-    cells: Tensor | None
-    gates: dict[str, Tensor]
-    lengths: Tensor | None
 
 
 @dataclass(frozen=True)
@@ -93,33 +65,7 @@ class _HeldPlan:
 _STEP_PLANS: weakref.WeakKeyDictionary[nn.Module, _HeldPlan] = weakref.WeakKeyDictionary()
 
 
-def _autocast_on(x: Tensor) -> bool:
-    """Whether autocast is on for ``x``'s device (False for devices torch keeps no autocast state for,
-    such as ``meta``)."""
-    if x.device.type not in ("cpu", "cuda", "xpu", "mps", "hpu"):
-        return False
-    return torch.is_autocast_enabled(x.device.type)
-
-
-def _autocast_state(hx: object, x: object) -> object:
-    """Under autocast for the input's device, an initial state in another autocast-eligible dtype than the
-    input (e.g. a bf16 state carried over from the previous chunk) is brought to the input's dtype, as
-    torch's layers accept it there; outside autocast, and for float64, dtypes must match exactly."""
-    if hx is None or not isinstance(x, Tensor) or not x.is_floating_point() or x.dtype == torch.float64:
-        return hx
-    if not _autocast_on(x):
-        return hx
-
-    def fit(t: object) -> object:
-        eligible = isinstance(t, Tensor) and t.is_floating_point() and t.dtype != torch.float64
-        return t.to(x.dtype) if eligible and t.dtype != x.dtype else t
-
-    if isinstance(hx, tuple | list):
-        return type(hx)(fit(t) for t in hx)
-    return fit(hx)
-
-
-class RecurrentLayer(PlainPickleMixin, nn.Module):
+class RecurrentLayer(LayerBase):
     """A multi-layer recurrent network over any registered cell, with ``torch.nn.RNNBase``'s interface.
 
     Args:
@@ -156,17 +102,18 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         **cell_options: object,
     ) -> None:
         super().__init__()
-        check_layer_args(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size
+        self._setup(
+            lambda: cell if isinstance(cell, CellSpec) else get_cell(cell).make_spec(**cell_options),
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            backend,
         )
-        self.spec = cell if isinstance(cell, CellSpec) else get_cell(cell).make_spec(**cell_options)
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        if proj_size and not self.spec.supports_proj:
-            raise ValueError(f"proj_size is supported only by LSTM-like cells, not {self.spec.name!r}")
-        self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
-        self.dropout, self.proj_size = float(dropout), proj_size
-        self.backend = check_backend_name(backend)
-        self.mode = self.spec.name.upper()
         self.regularization = Regularization.make(
             zoneout, recurrent_dropout, input_dropout, self.spec.state_names
         )
@@ -175,34 +122,26 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         self.recurrent_init = recurrent_init
 
         kw = {"device": device, "dtype": dtype}
-        D, H, G = self.num_directions, hidden_size, self.spec.num_chunks
-        P = proj_size or hidden_size
+        H, G, P = hidden_size, self.spec.num_chunks, self.output_size
         self._flat_weights_names: list[str] = []
         self._extra_names: list[tuple[str, str, str]] = []  # (suffix, attribute, spec name)
-        for layer in range(num_layers):
-            layer_in = input_size if layer == 0 else P * D
-            for d in range(D):
-                sfx = f"_l{layer}{'_reverse' if d else ''}"
-                shapes = {f"weight_ih{sfx}": (G * H, layer_in), f"weight_hh{sfx}": (G * H, P)}
-                if bias:
-                    shapes |= {f"bias_ih{sfx}": (G * H,), f"bias_hh{sfx}": (G * H,)}
-                if proj_size:
-                    shapes[f"weight_hr{sfx}"] = (P, H)
-                for name, shape in shapes.items():
-                    self.register_parameter(name, nn.Parameter(torch.empty(shape, **kw)))
-                    self._flat_weights_names.append(name)
-                for name, (shape, is_buffer) in self.spec.extra_tensors(H).items():
-                    t = torch.empty(shape, **kw)
-                    if is_buffer:
-                        self.register_buffer(name + sfx, t)
-                    else:
-                        self.register_parameter(name + sfx, nn.Parameter(t))
-                    self._extra_names.append((sfx, name + sfx, name))
+        for _, _, sfx, layer_in in self.slots():
+            shapes = {f"weight_ih{sfx}": (G * H, layer_in), f"weight_hh{sfx}": (G * H, P)}
+            if bias:
+                shapes |= {f"bias_ih{sfx}": (G * H,), f"bias_hh{sfx}": (G * H,)}
+            if proj_size:
+                shapes[f"weight_hr{sfx}"] = (P, H)
+            for name, shape in shapes.items():
+                self.register_parameter(name, nn.Parameter(torch.empty(shape, **kw)))
+                self._flat_weights_names.append(name)
+            for name, (shape, is_buffer) in self.spec.extra_tensors(H).items():
+                t = torch.empty(shape, **kw)
+                if is_buffer:
+                    self.register_buffer(name + sfx, t)
+                else:
+                    self.register_parameter(name + sfx, nn.Parameter(t))
+                self._extra_names.append((sfx, name + sfx, name))
         self.reset_parameters()
-
-    @property
-    def num_directions(self) -> int:
-        return 2 if self.bidirectional else 1
 
     @property
     def all_weights(self) -> list[list[Tensor]]:
@@ -227,75 +166,21 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
                     params = {"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih, "bias_hh": b_hh}
                     self.spec.init_parameters(params | extras, self.hidden_size)
 
-    def flatten_parameters(self) -> None:
-        """No-op, for scripts written for ``torch.nn.LSTM`` (weights are never re-packed here)."""
-
-    def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.proj_size:
-            s += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        for k, v in self.spec.options().items():
-            s += f", {k}={v!r}"
-        for k, v in self.regularization.options().items():
-            s += f", {k}={v!r}"
-        if self.recurrent_init != "uniform":
-            s += f", recurrent_init={self.recurrent_init!r}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
-        if self.backend != "auto":
-            s += f", backend={self.backend!r}"
-        return s
-
-    # -- running ---------------------------------------------------------------------------------------
     def weights(self, layer: int, direction: int) -> LayerWeights:
         """The weights of one layer and direction: ``(weight_ih, bias_ih, weight_hh, bias_hh, weight_hr,
         extras)`` as a named tuple (missing ones None)."""
-        sfx = f"_l{layer}{'_reverse' if direction else ''}"
+        sfx = self.suffix(layer, direction)
         get = lambda n: getattr(self, n + sfx, None)  # noqa: E731
         extras = {name: getattr(self, attr) for s, attr, name in self._extra_names if s == sfx}
         return LayerWeights(
             get("weight_ih"), get("bias_ih"), get("weight_hh"), get("bias_hh"), get("weight_hr"), extras
         )
 
-    def _prepare(self, input, hx, lengths) -> Prepared:
-        x = input.data if isinstance(input, PackedSequence) else input
-        self._check_dtype(x)
-        hx = _autocast_state(hx, x)
-        P = self.proj_size or self.hidden_size
-        sizes = (P, self.hidden_size)[: len(self.spec.state_names)]
-        return prepare_input(
-            input,
-            hx,
-            lengths,
-            input_size=self.input_size,
-            batch_first=self.batch_first,
-            state_sizes=sizes,
-            state_names=self.spec.state_names,
-            num_states=self.num_layers * self.num_directions,
-        )
-
-    def _check_dtype(self, x: object) -> None:
-        """The input must have the layer's dtype, as in ``torch.nn.LSTM`` (nothing is cast silently);
-        under autocast for the input's device the matrix products cast both, so float16/bfloat16/float32
-        inputs are accepted there (a float64 one still must meet float64 weights)."""
-        weight = self.weight_ih_l0
-        if not isinstance(x, Tensor) or not x.is_floating_point() or x.dtype == weight.dtype:
-            return  # prepare_input reports what is not a floating-point tensor
-        if _autocast_on(x) and torch.float64 not in (x.dtype, weight.dtype):
-            return
-        raise TypeError(
-            f"input dtype {x.dtype} does not match the layer's dtype {weight.dtype}: call "
-            f".{_DTYPE_METHODS.get(x.dtype, 'to')}() on the layer or cast the input "
-            f"(input.{_DTYPE_METHODS.get(weight.dtype, 'to')}())"
-        )
+    def _options(self) -> dict[str, object]:
+        opts = dict(self.spec.options()) | dict(self.regularization.options())
+        if self.recurrent_init != "uniform":
+            opts["recurrent_init"] = self.recurrent_init
+        return opts
 
     def _autocast_dtype(self, x: Tensor, packed: bool) -> tuple[torch.dtype, tuple[torch.dtype, ...]] | None:
         """(output dtype, state dtypes) that ``torch.nn``'s layer of this cell returns under autocast for
@@ -308,7 +193,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         dtype and c in the input's; GRU returns the input's dtype; RNN the autocast dtype. On CUDA
         (cuDNN) all three return the autocast dtype."""
         device = x.device.type
-        if x.dtype == torch.float64 or not _autocast_on(x):
+        if x.dtype == torch.float64 or not autocast_on(x):
             return None
         name = self.spec.name
         if name not in ("lstm", "gru", "rnn"):
@@ -324,14 +209,6 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         if self.proj_size:
             return low, (low, full)
         return (full, (full, full)) if packed else (low, (low, low))
-
-    @staticmethod
-    def _cast(
-        dtypes: tuple[torch.dtype, tuple[torch.dtype, ...]] | None, out: Tensor, state: State
-    ) -> tuple[Tensor, State]:
-        if dtypes is None:
-            return out, state
-        return out.to(dtypes[0]), tuple(s.to(d) for s, d in zip(state, dtypes[1], strict=True))
 
     def _scans(self, x: Tensor, mask: Tensor | None, record: bool) -> _Scans:
         """What runs this call's scans: the selected backend's, or while a graph is captured for another
@@ -353,66 +230,23 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
             return _Scans(backend.export_scan)
         return _Scans(backend.scan, backend.scan_input, regularizes=backend.regularizes)
 
-    def _run(self, prep: Prepared, record: bool) -> tuple[Tensor, State, list[ScanResult]]:
-        x, lengths = prep.x, prep.lengths  # (T, B, I)
-        mask = time_mask(lengths, x.size(0), x.device)  # (T, B, 1) or None
-        reg = self.regularization
+    def _direction(self, x: Tensor, mask: Tensor | None, record: bool) -> DirectionFn:
         scans = self._scans(x, mask, record)
-        finals: list[list[Tensor]] = [[] for _ in prep.state]
-        results: list[ScanResult] = []
-        layer_input = x
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(self.num_directions):
-                weights = self.weights(layer, d)
-                k = layer * self.num_directions + d
-                xin = layer_input if d == 0 else reverse_time(layer_input, lengths)
-                in_mask = reg.input_mask(xin, self.training)  # (1, B, I) or None
-                xin = xin if in_mask is None else xin * in_mask
-                state0 = tuple(s[k] for s in prep.state)
-                if scans.scan_input is not None:
-                    res = scans.scan_input(self.spec, xin, state0, weights, mask)
-                else:
-                    xg = F.linear(xin, weights.weight_ih, weights.bias_ih)  # (T, B, G*H)
-                    kwargs = {"record": True} if record else {}
-                    if scans.regularizes:
-                        kwargs |= reg.scan_kwargs(x.size(0), state0, self.training)
-                    res = scans.scan(self.spec, xg, state0, weights.recurrent(), mask, **kwargs)
-                if d == 1:
-                    res = ScanResult(
-                        output=reverse_time(res.output, lengths),
-                        state=res.state,
-                        cells=None if res.cells is None else reverse_time(res.cells, lengths),
-                        gates=None
-                        if res.gates is None
-                        else {n: reverse_time(g, lengths) for n, g in res.gates.items()},
-                    )
-                outs.append(res.output)  # (T, B, P)
-                for store, s in zip(finals, res.state, strict=True):
-                    store.append(s)
-                results.append(res)
-            layer_input = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]  # (T, B, D*P)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, training=True)
-        state = tuple(torch.stack(s) for s in finals)  # each (L*D, B, ·)
-        return layer_input, state, results
+        reg = self.regularization
 
-    def forward(
-        self,
-        input: Tensor | PackedSequence,
-        hx: Tensor | tuple[Tensor, ...] | None = None,
-        *,
-        lengths: Tensor | list[int] | None = None,
-    ):
-        """Run the network. Returns ``(output, h_n)`` or ``(output, (h_n, c_n))`` exactly as torch does.
+        def run(layer: int, d: int, xin: Tensor, state0: State) -> ScanResult:
+            weights = self.weights(layer, d)
+            in_mask = reg.input_mask(xin, self.training)  # (1, B, I) or None
+            xin = xin if in_mask is None else xin * in_mask
+            if scans.scan_input is not None:
+                return scans.scan_input(self.spec, xin, state0, weights, mask)
+            xg = F.linear(xin, weights.weight_ih, weights.bias_ih)  # (T, B, G*H)
+            kwargs = {"record": True} if record else {}
+            if scans.regularizes:
+                kwargs |= reg.scan_kwargs(xin.size(0), state0, self.training)
+            return scans.scan(self.spec, xg, state0, weights.recurrent(), mask, **kwargs)
 
-        ``lengths`` (kw-only, padded input only): the valid length of each sequence; outputs past it are
-        zero and the final state is taken at each sequence's own last step.
-        """
-        prep = self._prepare(input, hx, lengths)
-        out, state, _ = self._run(prep, record=False)
-        out, state = self._cast(self._autocast_dtype(prep.x, prep.packed is not None), out, state)
-        return finish_output(prep, out, self.batch_first), finish_state(prep, state)
+        return run
 
     def step(self, input: Tensor, hx: Tensor | tuple[Tensor, ...] | None = None):
         """Advance a unidirectional network by ONE time step, carrying the state (generation).
@@ -425,11 +259,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         planned = self._planned_step(input, hx)
         if planned is not None:
             return planned
-        if isinstance(input, Tensor) and input.dim() in (1, 2):
-            input = input.unsqueeze(-2)  # (1, I) or (B, 1, I): one step
-            if not self.batch_first and input.dim() == 3:
-                input = input.transpose(0, 1)  # (1, B, I)
-        prep = self._prepare(input, hx, None)
+        prep = self._prepare(self._step_input(input), hx, None)
         x = prep.x[0]  # (B, I)
         cast = self._autocast_dtype(x, False)
         fused = self._fused_step(x, prep.state)
@@ -471,7 +301,7 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
             return None
         if self.regularization.changes_recurrence(self.training) or capture_mode() is not None:
             return None
-        if x.dtype != params[0].dtype or _autocast_on(x):
+        if x.dtype != params[0].dtype or autocast_on(x):
             return None
         held = _STEP_PLANS.get(self)
         if held is not None and hx is not None and hx is held.out and x.size(0) == held.key[0]:
@@ -533,31 +363,3 @@ class RecurrentLayer(PlainPickleMixin, nn.Module):
         if backend.step is None:
             return None
         return backend.step(self.spec, x, state, [self.weights(k, 0) for k in range(self.num_layers)])
-
-    def trace(
-        self,
-        input: Tensor | PackedSequence,
-        hx: Tensor | tuple[Tensor, ...] | None = None,
-        *,
-        lengths: Tensor | list[int] | None = None,
-    ) -> Trace:
-        """Run the network with the reference backend and return every hidden state, cell state and gate
-        at every step (see :class:`Trace`). Differentiable, like ``forward``."""
-        prep = self._prepare(input, hx, lengths)
-        out, state, results = self._run(prep, record=True)
-        out, state = self._cast(self._autocast_dtype(prep.x, prep.packed is not None), out, state)
-        hiddens = torch.stack([r.output for r in results])  # (L*D, T, B, P)
-        cells = torch.stack([r.cells for r in results]) if self.spec.has_cell_state else None
-        gates = {n: torch.stack([r.gates[n] for r in results]) for n in self.spec.gate_names}
-        if not prep.batched:
-            hiddens = hiddens.squeeze(2)
-            cells = None if cells is None else cells.squeeze(2)
-            gates = {n: g.squeeze(2) for n, g in gates.items()}
-        return Trace(
-            output=finish_output(prep, out, self.batch_first),
-            state=finish_state(prep, state),
-            hiddens=hiddens,
-            cells=cells,
-            gates=gates,
-            lengths=prep.lengths,
-        )

@@ -1,24 +1,32 @@
-"""Multi-layer minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?") with
-``torch.nn.GRU``'s constructor and call: training runs one parallel log-space scan per layer and
-direction, ``step()`` the sequential form for generation. Equations in ``cells/min_rnn.py``.
+"""Multi-layer UR-LSTM and UR-GRU (Gu et al., "Improving the Gating Mechanism of Recurrent Neural
+Networks", ICML 2020) with ``torch.nn.LSTM``'s / ``torch.nn.GRU``'s constructor and call.
+
+The cells' equations are in ``cells/ur_lstm.py`` and ``cells/ur_gru.py``. Parameters keep torch's names
+(``weight_ih_l0``, ``bias_hh_l1_reverse`` …); each layer and direction also holds the uniform gate
+initialisation as a buffer ``forget_bias_l{k}[_reverse]`` (H,), saved in the state_dict.
 
 Example::
 
     import torch, rnnkit
-    gru = rnnkit.MinGRU(1, 128, num_layers=2, batch_first=True)
-    out, h_n = gru(torch.randn(64, 1000, 1))               # (64, 1000, 128), (2, 64, 128)
-    y, h = gru.step(torch.randn(64, 1), h_n)                # one more step, sequentially
+    lstm = rnnkit.URLSTM(1, 128, batch_first=True)
+    out, (h_n, c_n) = lstm(torch.randn(64, 200, 1))      # (64, 200, 128)
+    tr = lstm.trace(torch.randn(2, 50, 1))
+    tr.gates["effective_forget"].shape                     # (1, 50, 2, 128)
 """
 
 from __future__ import annotations
 
 import torch
 
-from .scan.parallel import ParallelLayer
+from .recurrent import RecurrentLayer
 
 
-class MinGRU(ParallelLayer):
-    """minGRU layers: h_t = (1 − z_t)⊙h_{t-1} + z_t⊙g(h̃_t) with z_t, h̃_t from x_t alone."""
+class URLSTM(RecurrentLayer):
+    """UR-LSTM layers: refine gate + UGI forget bias; ``torch.nn.LSTM``'s interface (incl. ``proj_size``).
+
+    Extra keyword options (``zoneout=``, ``recurrent_dropout=`` …) are those of
+    :class:`rnnkit.RecurrentLayer`.
+    """
 
     def __init__(
         self,
@@ -29,13 +37,15 @@ class MinGRU(ParallelLayer):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         *,
         backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        **options: object,
     ) -> None:
         super().__init__(
-            "mingru",
+            "urlstm",
             input_size,
             hidden_size,
             num_layers,
@@ -43,14 +53,16 @@ class MinGRU(ParallelLayer):
             batch_first,
             dropout,
             bidirectional,
+            proj_size,
             backend=backend,
             device=device,
             dtype=dtype,
+            **options,
         )
 
 
-class MinLSTM(ParallelLayer):
-    """minLSTM layers: h_t = f'_t⊙h_{t-1} + i'_t⊙g(h̃_t) with f', i' normalised to sum to 1."""
+class URGRU(RecurrentLayer):
+    """UR-GRU layers: the refine gate + UGI on the GRU's update gate; ``torch.nn.GRU``'s interface."""
 
     def __init__(
         self,
@@ -65,9 +77,10 @@ class MinLSTM(ParallelLayer):
         backend: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        **options: object,
     ) -> None:
         super().__init__(
-            "minlstm",
+            "urgru",
             input_size,
             hidden_size,
             num_layers,
@@ -78,4 +91,5 @@ class MinLSTM(ParallelLayer):
             backend=backend,
             device=device,
             dtype=dtype,
+            **options,
         )
