@@ -43,6 +43,7 @@ from torch.export import Dim
 
 import rnnkit
 from conftest import ALL_CELLS, TWIN_CELLS, make_layer, states
+from matrix import covering
 from rnnkit.cells.registry import get_cell
 
 I, H = 3, 4
@@ -349,8 +350,8 @@ def onnx_round_trip(
     return ops, run_ort(path, dict(zip(names, args2, strict=True))), eager(module, *args2)
 
 
-@pytest.mark.parametrize("with_lengths", [False, True], ids=["state", "lengths"])
-@pytest.mark.parametrize("name", ALL_CELLS)
+# every cell in one of the two modes in CI (each mode with half the cells), both with -m slow
+@pytest.mark.parametrize(("name", "with_lengths"), covering(ALL_CELLS, [False, True]))
 def test_onnx_every_cell_dynamic_batch_and_time(name, with_lengths, tmp_path):
     layer = make_layer(name, I, H, bidirectional=with_lengths).eval()  # a reverse direction: lengths
     ops, actual, expected = onnx_round_trip(layer, with_lengths, tmp_path / f"{name}.onnx")

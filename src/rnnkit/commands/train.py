@@ -19,6 +19,8 @@ examples:
   rnnkit train --task text --set model.cell=gru --set optim.lr=2e-3
   rnnkit train --task text --preset tour            # a 1-2 minute run
   rnnkit train --resume runs/text-20260101-120000   # continue a killed run exactly
+  rnnkit train --task text --nproc 2                # 2 data-parallel processes (torchrun, gloo on CPU)
+  torchrun --nproc_per_node 2 -m rnnkit train --task text   # the same, launched by torchrun itself
 
 tasks:
 """
@@ -97,6 +99,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (run.progress=false)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train with N data-parallel processes on this machine: starts torchrun --standalone "
+        "--nproc-per-node N; data.batch_size is per process; each process gets cores/N threads",
+    )
+    p.add_argument(
+        "--max-restarts",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --nproc: when a process dies, torchrun restarts the group up to K times and it "
+        "resumes from the last checkpoint (default 0)",
+    )
     p.add_argument("--show-config", action="store_true", help="print the resolved settings and exit")
     seen: dict[str, str] = {}
     for name in list_tasks():
@@ -166,12 +183,54 @@ def _check_config_path(path: str) -> None:
         raise ValueError(f"--config {path!r} is a directory, expected a TOML file")
 
 
+def _launch(args: argparse.Namespace) -> int | None:
+    """``--nproc N``: run this same command under ``torchrun --standalone`` (its exit status); None when
+    there is nothing to launch (N is 1 and no restarts, or this process is already one of a group)."""
+    import os
+    import subprocess
+
+    if args.nproc is not None and args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.max_restarts < 0:
+        raise ValueError(f"--max-restarts must be at least 0, got {args.max_restarts}")
+    if "TORCHELASTIC_RUN_ID" in os.environ or "WORLD_SIZE" in os.environ:
+        if args.nproc not in (None, int(os.environ.get("WORLD_SIZE", "1"))):
+            raise ValueError(
+                f"--nproc {args.nproc} given inside a torchrun group of {os.environ.get('WORLD_SIZE')} "
+                "processes: give the process count to torchrun only"
+            )
+        return None
+    if (args.nproc or 1) == 1 and not args.max_restarts:
+        return None
+    rest, skip = [], False
+    for a in getattr(args, "argv", []):
+        if skip:
+            skip = False
+            continue
+        if a in ("--nproc", "--max-restarts"):
+            skip = True
+            continue
+        if a.startswith(("--nproc=", "--max-restarts=")):
+            continue
+        rest.append(a)
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc or 1}",
+        f"--max-restarts={args.max_restarts}", "-m", "rnnkit", *rest,
+    ]  # fmt: skip
+    print("launching: torchrun " + " ".join(command[3:]), file=sys.stderr)
+    return subprocess.call(command)
+
+
 @cli_errors("train")
 def run(args: argparse.Namespace) -> int:
     from ..tasks import runner
     from ..tasks.registry import get_task
     from ..train.config import apply_overrides, describe_keys, validate
 
+    if args.nproc is not None or args.max_restarts:
+        code = _launch(args)
+        if code is not None:
+            return code
     overrides = _overrides(args)
     if args.resume:
         if args.task or args.config or args.preset:

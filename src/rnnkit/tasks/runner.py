@@ -15,7 +15,9 @@ architecture, every shape) before any file of it is touched. A checkpoint loaded
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from .._io import atomic_write_text, clean_orphans
+from ..train import distributed as D
 from ..train.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -204,6 +207,41 @@ def _evaluate(
         model.train(was)
 
 
+def _marker(cfg: Config) -> Path | None:
+    """Where the first attempt of a torchrun job notes its run directory, so that the attempts torchrun
+    restarts after a failure (``--max-restarts``) continue that run: keyed by torchrun's run id."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if not run_id:
+        return None
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return Path(cfg.run.out_dir) / f".torchrun-{safe}.json"
+
+
+def _group_run_dir(cfg: Config, resume: str | Path | None, ctx: D.DistContext) -> tuple[Path, bool]:
+    """(run directory, whether it is resumed) for this process; in a group rank 0 decides: a job that
+    torchrun restarted resumes the run its first attempt started (when that wrote a checkpoint)."""
+    if not ctx.active:
+        return (Path(resume), True) if resume is not None else (plan_run_dir(cfg), False)
+    decision: tuple[str, bool] | None = None
+    if ctx.is_main:
+        marker = _marker(cfg)
+        restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
+        if resume is not None:
+            decision = (str(resume), True)
+        elif restarted and marker is not None and marker.is_file():
+            previous = Path(json.loads(marker.read_text(encoding="utf-8"))["run_dir"])
+            if (previous / "checkpoints" / "last.safetensors").is_file():
+                decision = (str(previous), True)
+        if decision is None:
+            path = plan_run_dir(cfg)
+            if marker is not None:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(marker, json.dumps({"run_dir": str(path)}) + "\n")
+            decision = (str(path), False)
+    path, resumed = D.broadcast(decision)
+    return Path(path), resumed
+
+
 def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) -> RunSummary:
     """Train ``cfg.task``; with ``resume`` (a run directory) continue that run exactly.
 
@@ -211,30 +249,68 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
     baselines and model are ready; a resumed run's ``last`` checkpoint must be sound and fit ``cfg``'s
     model (else a :class:`~rnnkit.train.checkpoint.CheckpointError` says what is wrong, and whether
     ``best`` could take its place). Temporary files left by a crash mid-write are then removed.
+
+    Started by ``torchrun`` (its environment names a group of several processes), this process joins
+    the group and trains its share of each batch (see :mod:`rnnkit.train.distributed`); only rank 0
+    prints, writes the run directory and evaluates the best checkpoint.
     """
+    ctx = D.context_from_env()
+    device = resolve_device(cfg.run.device)
+    joined = ctx.active and not D.is_joined()
+    D.init(ctx, device)
+    try:
+        return _train(cfg, resume, echo if ctx.is_main else (lambda _: None), ctx, device)
+    finally:
+        if joined:
+            D.shutdown()
+
+
+def _train(
+    cfg: Config, resume: str | Path | None, echo: Echo, ctx: D.DistContext, device: torch.device
+) -> RunSummary:
     started = time.perf_counter()
     task = get_task(cfg.task)
     resumed: Checkpoint | None = None
-    if resume is not None:
-        run_dir = Path(resume)
+    run_dir, resuming = _group_run_dir(cfg, resume, ctx)
+    if resuming:
         resumed = resumable_checkpoint(run_dir, cfg)
-    else:
-        run_dir = plan_run_dir(cfg)
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    device = resolve_device(cfg.run.device)
+        world = resumed.meta["trainer"].get("world_size", 1)
+        if world != ctx.world_size:
+            raise ValueError(
+                f"run {str(run_dir)!r} was trained by {world} process(es) and this run has {ctx.world_size}: "
+                f"the global batch (data.batch_size x processes) would change; resume it with {world} "
+                f"(rnnkit train --resume {run_dir} --nproc {world}, or torchrun --nproc_per_node {world})"
+            )
+        echo(f"resuming at step {resumed.meta['trainer'].get('step', 0):,} from its last checkpoint")
+    if cfg.run.threads or ctx.active:
+        torch.set_num_threads(cfg.run.threads or D.default_threads(ctx))
     seed_everything(cfg.run.seed)
     echo(f"run directory: {run_dir}")
-    data = task.build_data(cfg)
+    data_cfg = cfg
+    if ctx.active:  # every process builds the global batches and trains on its rows of each
+        if not isinstance(getattr(cfg.data, "batch_size", None), int):
+            raise ValueError(
+                f"task {cfg.task!r} has no data.batch_size, so it cannot split its batches among "
+                f"{ctx.world_size} processes; train it with one"
+            )
+        data_cfg = copy.deepcopy(cfg)
+        data_cfg.data.batch_size = cfg.data.batch_size * ctx.world_size
+        echo(
+            f"{ctx.world_size} processes, {torch.get_num_threads()} thread(s) each: global batch "
+            f"{data_cfg.data.batch_size} ({cfg.data.batch_size} per process)"
+        )
+    data = task.build_data(data_cfg)
     if data.info:
         echo(
             "data: "
             + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in data.info.items())
         )
-    echo("computing baselines …")
-    baselines = {"val": task.baselines(cfg, data, "val")} if data.val is not None else {}
-    if data.test is not None:
-        baselines["test"] = task.baselines(cfg, data, "test")
+    baselines: dict[str, dict[str, dict[str, float]]] = {}
+    if ctx.is_main:  # the other processes of a group neither report nor draw curves
+        echo("computing baselines …")
+        baselines = {"val": task.baselines(cfg, data, "val")} if data.val is not None else {}
+        if data.test is not None:
+            baselines["test"] = task.baselines(cfg, data, "test")
     for split, bl in baselines.items():
         for name, m in bl.items():
             echo(f"baseline {name} ({split}): " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
@@ -246,7 +322,7 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
     echo(f"model: {type(model).__name__}, {n_params:,} parameters, device {device}")
     # the curve's baseline lines are scored on exactly what the periodic evaluations score (a subset, or all)
     periodic = task.periodic_val(cfg, data)
-    curve = task.curve_baselines(cfg, periodic, baselines.get("val", {}))
+    curve = task.curve_baselines(cfg, periodic, baselines.get("val", {})) if ctx.is_main else {}
     if periodic.subset is not None:
         how = "its baselines are scored on it too" if periodic.data is not None else "no baselines are drawn"
         echo(f"periodic evaluations score a {periodic.subset} subset of val (run.eval_batches); {how}")
@@ -256,14 +332,15 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
     # the topmost folder this call creates (run.out_dir too, when it is new): removed if the run never starts
     created = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        removed = clean_orphans(run_dir)
-        if removed:
-            echo(
-                f"removed {len(removed)} temporary file(s) an interrupted write left behind: "
-                + ", ".join(str(p.relative_to(run_dir)) for p in removed)
-            )
-        save_config(cfg, run_dir)
+        if ctx.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            removed = clean_orphans(run_dir)
+            if removed:
+                echo(
+                    f"removed {len(removed)} temporary file(s) an interrupted write left behind: "
+                    + ", ".join(str(p.relative_to(run_dir)) for p in removed)
+                )
+            save_config(cfg, run_dir)
         trainer = Trainer(
             model,
             task.loss,
@@ -281,12 +358,19 @@ def train(cfg: Config, *, resume: str | Path | None = None, echo: Echo = print) 
             extra={"config": to_dict(cfg), "task_state": data.state},
             item_name=task.item_name,
             references=refs,
+            dist=ctx,
+            callbacks=D.fault_callbacks(ctx),
         )
     except BaseException:
-        if created is not None:  # a run that never started leaves no folder behind
+        if created is not None and ctx.is_main:  # a run that never started leaves no folder behind
             shutil.rmtree(created, ignore_errors=True)
         raise
-    fit = trainer.fit(resume=run_dir if resume is not None else None)
+    fit = trainer.fit(resume=run_dir if resuming else None)
+    if not ctx.is_main:  # rank 0 evaluates and reports
+        return RunSummary(run_dir, fit, {}, {}, {}, data.info, time.perf_counter() - started)
+    marker = _marker(cfg) if ctx.active else None
+    if marker is not None and fit.stop_reason != "interrupted":  # the job is done: nothing to restart
+        marker.unlink(missing_ok=True)
     if fit.stop_reason == "interrupted":
         echo(f"interrupted at step {fit.steps}; continue with: rnnkit train --resume {run_dir}")
         return RunSummary(run_dir, fit, {}, baselines, {}, data.info, time.perf_counter() - started)

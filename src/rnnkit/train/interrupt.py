@@ -1,5 +1,9 @@
 """Ctrl-C (SIGINT) and SIGTERM during training: the first asks the trainer to stop after the current
-step and write its checkpoint; a second one aborts at once (the checkpoint is still written)."""
+step and write its checkpoint; a second one aborts at once (the checkpoint is still written).
+
+In a ``torchrun`` group SIGTERM is left alone: torchrun sends it to tear the group down when a process
+failed, and the survivors could not agree on a clean stop without it; the run resumes from its last
+periodic checkpoint (torchrun ``--max-restarts`` does that by itself)."""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ class StopOnSignal:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, trainer: Any) -> None:
+    def __init__(self, trainer: Any, terminate: bool = True) -> None:
         self.trainer = trainer
+        self.signals = self.SIGNALS if terminate else (signal.SIGINT,)
         self.previous: dict[int, Any] = {}
         self.hits = 0
 
@@ -31,7 +36,7 @@ class StopOnSignal:
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():
-            for s in self.SIGNALS:
+            for s in self.signals:
                 self.previous[s] = signal.getsignal(s)
                 signal.signal(s, self._handle)
         return self

@@ -7,7 +7,9 @@ Each step: learning rate from the schedule (a function of the step and the run's
 the total gradient norm measured BEFORE clipping (logged every step) → clip by value and/or by norm →
 optimiser step. With ``tbptt=True`` the loss function's returned ``state`` is detached and passed to the
 next batch (truncated back-propagation through time over a long stream, char-rnn style); it is reset at
-every epoch.
+every epoch. In a ``torchrun`` group (``dist=``) the model trains under ``DistributedDataParallel`` on
+this process's rows of each batch, and rank 0 alone evaluates and writes (see
+:mod:`rnnkit.train.distributed`).
 
 A run that diverges stops with a :class:`DivergenceError` naming the step (see
 :mod:`rnnkit.train.divergence`): the ``last`` and ``best`` checkpoints stay as they were and the diverged
@@ -39,6 +41,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from . import distributed as D
 from .callbacks import Callback, CurvePlotter, JSONLLogger, ProgressBar
 from .checkpoint import check_weights, load_checkpoint, read_meta, rng_state, save_checkpoint, set_rng_state
 from .clipping import clip_gradients
@@ -47,7 +50,7 @@ from .divergence import DivergenceMonitor
 from .evaluation import evaluate_source, to_device
 from .interrupt import StopOnSignal
 from .optim import LRSchedule, build_optimizer
-from .outputs import DivergenceError, FitResult, LossFn, LossOutput  # noqa: F401  (re-exported for tasks)
+from .outputs import DivergenceError, FitResult, LossFn, LossOutput
 from .plan import StepPlan, plan_step, replan, steps_plan, timed_plan
 from .sources import as_source
 
@@ -58,6 +61,18 @@ def detach_state(state: Any) -> Any:
     if isinstance(state, tuple | list):
         return type(state)(detach_state(s) for s in state)
     return state
+
+
+class _LossModule(nn.Module):
+    """``loss_fn(model, batch, carry)`` as a module, so DistributedDataParallel wraps the whole step
+    (loss functions may call any method of the model, e.g. ``model.loss``)."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(self, batch: Any, carry: Any) -> LossOutput:
+        return self.loss_fn(self.model, batch, carry)
 
 
 class _Diverged(Exception):
@@ -92,6 +107,9 @@ class Trainer:
             ``curves.png`` go; None keeps everything in memory.
         extra: JSON-serialisable dict stored in every checkpoint (e.g. the config and a vocabulary).
         item_name, references: shown by the progress bar / drawn on the metric plot.
+        dist: this process's place in a ``torchrun`` group (joined already, see
+            :func:`rnnkit.train.distributed.init`); ``train_data`` then yields the GLOBAL batches, of which
+            this process trains on its own rows. None: a single process.
     """
 
     def __init__(
@@ -112,6 +130,7 @@ class Trainer:
         extra: dict[str, Any] | None = None,
         item_name: str = "items",
         references: dict[str, float] | None = None,
+        dist: D.DistContext | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -123,7 +142,15 @@ class Trainer:
             raise ValueError("run.amp='fp16' needs a CUDA device; use run.amp='bf16' on CPU")
         self.model = model.to(self.device)
         self.loss_fn, self.evaluate_fn = loss_fn, evaluate_fn
+        self.dist = dist or D.SINGLE
         self.train_source = as_source(train_data, self.run.seed)
+        self._ddp: nn.Module | None = None
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.train_source = D.ShardSource(self.train_source, self.dist)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._ddp = DistributedDataParallel(_LossModule(self.model, loss_fn), device_ids=ids)
         self.val_source = None if val_data is None else as_source(val_data, self.run.seed)
         self.monitor, self.mode, self.tbptt = monitor, mode, tbptt
         self.optimizer = build_optimizer(self.model, self.optim)
@@ -153,9 +180,9 @@ class Trainer:
         #: the wall clock (seconds); a time budget reads only this, so a test can drive it
         self.clock: Callable[[], float] = time.perf_counter
         self.callbacks: list[Callback] = []
-        if self.run.progress:
+        if self.run.progress and self.dist.is_main:
             self.callbacks.append(ProgressBar(item_name, monitor if monitor != "loss" else None))
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.dist.is_main:
             self.callbacks.append(JSONLLogger(self.run_dir / "metrics.jsonl"))
             if self.run.plot:
                 self.callbacks.append(
@@ -186,11 +213,14 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_fit_start(self)
         t0, base = self.clock(), self.elapsed
-        with StopOnSignal(self):
+        # in a group, SIGTERM is torchrun tearing it down (a peer failed): leave at once, no collective
+        with StopOnSignal(self, terminate=not self.dist.active):
             try:
                 while True:
                     self.elapsed = base + self.clock() - t0
                     reason = self._limit_reached()
+                    if self.dist.active:
+                        reason = D.agree_stop(reason)
                     if reason:
                         self._stop_reason = self._stop_reason or reason
                         break
@@ -223,8 +253,10 @@ class Trainer:
                     cb.on_fit_end(self, self._result())
                 raise error from None
             except BaseException:
-                if self.run_dir is not None and self.step > 0 and not self.divergence.blown_up:
-                    self.save(self.checkpoint_path("last"))
+                # a group may have lost a peer: rank 0 saves alone when nothing of the others is needed
+                alone = not self.dist.active or (self.dist.is_main and not self.tbptt)
+                if alone and self.run_dir is not None and self.step > 0 and not self.divergence.blown_up:
+                    self._write(self.checkpoint_path("last"), self.carry)
                 for cb in self.callbacks:
                     cb.on_fit_end(self, self._result())
                 raise
@@ -268,6 +300,12 @@ class Trainer:
         finally:
             self.model.train(was_training)
 
+    def _shared_evaluation(self, max_batches: int | None) -> dict[str, float]:
+        """:meth:`evaluate` on rank 0, its result on every process of a group."""
+        if not self.dist.active:
+            return self.evaluate(max_batches)
+        return D.broadcast(self.evaluate(max_batches) if self.dist.is_main else None)
+
     # -- checkpoints -------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         keys = ("step", "epoch", "batch_index", "elapsed", "items_seen", "best", "best_step", "bad_evals")
@@ -277,11 +315,22 @@ class Trainer:
         out["plan"] = None if self.plan is None else self.plan.to_dict()
         out["divergence"] = self.divergence.state_dict()
         out["warnings"] = list(self.warnings)
+        out["world_size"] = self.dist.world_size
         return out
 
     def save(self, path: str | Path) -> Path:
+        """Write a checkpoint (in a group: every process calls this; rank 0 writes every process's
+        carried state, in rank order)."""
+        carry = self.carry
+        if self.dist.active:
+            carry = D.gather_to_main(self.carry, self.dist) if self.tbptt else None
+        return self._write(path, carry)
+
+    def _write(self, path: str | Path, carry: Any) -> Path:
+        if not self.dist.is_main:
+            return Path(path)
         return save_checkpoint(
-            path, self.model, self.optimizer, carry=self.carry, trainer=self.state(), extra=self.extra
+            path, self.model, self.optimizer, carry=carry, trainer=self.state(), extra=self.extra
         )
 
     def load(self, path: str | Path) -> None:
@@ -296,6 +345,13 @@ class Trainer:
             raise ValueError(f"{str(path)!r} holds no optimiser state, so training cannot resume from it")
         self.optimizer.load_state_dict(ck.optimizer)
         t = ck.meta["trainer"]
+        world = t.get("world_size", 1)
+        if world != self.dist.world_size:
+            raise ValueError(
+                f"{str(path)!r} was trained by {world} process(es) and this run has {self.dist.world_size}: "
+                f"the global batch (data.batch_size x processes) would change; resume it with {world} "
+                f"(torchrun --nproc_per_node, or rnnkit train --nproc {world})"
+            )
         for k in ("step", "epoch", "batch_index", "elapsed", "items_seen", "best", "best_step", "bad_evals"):
             setattr(self, k, t[k])
         self.last_eval_step, self.last_val = t["last_eval_step"], t["last_val"]
@@ -316,7 +372,8 @@ class Trainer:
             self.divergence.load_state_dict(t["divergence"])
         self.warnings = list(t.get("warnings", []))
         self._mark = None
-        self.carry = to_device(ck.carry, self.device)
+        carry = ck.carry[self.dist.rank] if self.dist.active and ck.carry is not None else ck.carry
+        self.carry = to_device(carry, self.device)
         self._iter = None
         if ck.rng:
             set_rng_state(ck.rng)
@@ -364,10 +421,19 @@ class Trainer:
         start = self.clock()
         self.model.train()
         lr = self.schedule.apply(self.optimizer, self.step, self.plan)
-        with self._autocast():
-            out = self.loss_fn(self.model, to_device(batch, self.device), self.carry)
-        loss = out.loss
-        loss_value = float(loss.detach())
+        count = None  # the items of the step (all processes')
+        if self._ddp is not None:
+            D.seed_step(self.run.seed, self.dist.rank, self.step)
+            with self._autocast():
+                out = self._ddp(to_device(batch, self.device), self.carry)
+            loss_value, count = D.global_loss(float(out.loss.detach()), int(out.count))
+            loss = out.loss * D.loss_scale(int(out.count), count, self.dist.world_size)
+        else:
+            with self._autocast():
+                out = self.loss_fn(self.model, to_device(batch, self.device), self.carry)
+            loss = out.loss
+            loss_value = float(loss.detach())
+        count = int(out.count) if count is None else count
         if not math.isfinite(loss_value):
             raise _Diverged(f"the loss became {loss_value}", lr)
         self.optimizer.zero_grad(set_to_none=True)
@@ -394,7 +460,7 @@ class Trainer:
             if self.optim.on_divergence == "stop":
                 raise _Diverged(what, lr)
             self._warn(f"step {self.step}: {what}; going on (optim.on_divergence=warn)")
-        self.items_seen += int(out.count)
+        self.items_seen += count
         now = self.clock()
         self.elapsed = base + now - t0
         row = {
@@ -404,8 +470,8 @@ class Trainer:
             "lr": lr,
             "loss": loss_value,
         }
-        row |= {"grad_norm": grad_norm, "clipped": clipped, "items": int(out.count)}
-        row |= {"items_per_s": int(out.count) / max(now - start, 1e-9), "time": round(self.elapsed, 3)}
+        row |= {"grad_norm": grad_norm, "clipped": clipped, "items": count}
+        row |= {"items_per_s": count / max(now - start, 1e-9), "time": round(self.elapsed, 3)}
         row |= {k: float(v) for k, v in out.metrics.items()}
         if self.divergence.blown_up:
             row["blown_up"] = True
@@ -427,7 +493,7 @@ class Trainer:
         if self._can_evaluate():
             rng = rng_state()
             start = self.clock()
-            self.evaluate(self.run.eval_batches)
+            self._shared_evaluation(self.run.eval_batches)
             timed = self.clock() - start
             set_rng_state(rng)
             # periodic evaluations also draw plots and save 'best': use their full cost if one was seen
@@ -435,6 +501,8 @@ class Trainer:
             eval_seconds, eval_every = max(timed, seen), self.run.eval_every
         self.elapsed = base + self.clock() - t0
         assert self.optim.max_minutes is not None
+        if self.dist.active:  # rank 0's timings plan for the group
+            step_seconds, eval_seconds, self.elapsed = D.broadcast((step_seconds, eval_seconds, self.elapsed))
         self.plan = timed_plan(
             max_steps=self.optim.max_steps,
             max_minutes=self.optim.max_minutes,
@@ -451,7 +519,9 @@ class Trainer:
         )
 
     def _note(self, message: str) -> None:
-        """A one-line message on stderr that does not break the progress bar."""
+        """A one-line message on stderr that does not break the progress bar (rank 0 only)."""
+        if not self.dist.is_main:
+            return
         if self.run.progress:
             from tqdm.auto import tqdm
 
@@ -490,7 +560,7 @@ class Trainer:
             if hook is not None:
                 hook(self)
         start = self.clock()
-        metrics = self.evaluate(self.run.eval_batches)
+        metrics = self._shared_evaluation(self.run.eval_batches)
         self._eval_seconds += self.clock() - start
         self._eval_count += 1
         if self.monitor not in metrics:
