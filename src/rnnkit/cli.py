@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "generate",
     "forecast",
     "compose",
+    "serve",
     "export",
     "diagnose",
     "tour",

@@ -309,6 +309,13 @@ class Run:
             cfg, data, source = forecast_data(self.config, series, column, date_column)
         else:
             raise TypeError(f"series must be a CSV file path or a pandas Series, got {type(series).__name__}")
+        trained_features = len(self.state["scalers"]["input_mean"])
+        if len(data.feature_names) != trained_features:
+            raise ValueError(
+                f"this series run was trained on {trained_features} features per step and {source} gives "
+                f"{len(data.feature_names)} ({', '.join(data.feature_names)}): its time-of-day features "
+                "need the series' times at a regular step (a pandas Series with a DatetimeIndex)"
+            )
         frame = forecast_frame(self.model, data, source)
         trained = list(range(1, cfg.data.horizon + 1))
         return frame, pd.Series(np.arange(1, len(frame) + 1)), trained
