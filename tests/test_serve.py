@@ -320,3 +320,62 @@ def test_a_real_server_streams_tokens_as_they_come(run_dirs):
     finally:
         server.terminate()
         server.wait(10)
+
+
+# -- the load test ---------------------------------------------------------------------------------------
+def test_load_test_sends_what_it_says_and_stops(served):
+    """In process (ASGI transport): every request answered, the numbers consistent, and batching on
+    for generations shares steps."""
+    import asyncio
+
+    from rnnkit.serve.loadtest import render_load_markdown, run_load
+
+    app = create_app(served, LIMITS)
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            compose = await run_load(
+                client,
+                "/api/compose",
+                lambda i: {"prefix": f"And {i}", "words": 3},
+                requests=12,
+                concurrency=4,
+            )
+            gen = await run_load(
+                client,
+                "/api/generate",
+                lambda i: {"prime": "And", "steps": 30, "seed": i},
+                requests=8,
+                concurrency=4,
+                stream=True,
+            )
+            bad = await run_load(
+                client, "/api/compose", lambda i: {"prefix": "x" * 99}, requests=3, concurrency=2
+            )
+        return compose, gen, bad
+
+    compose, gen, bad = asyncio.run(go())
+    assert (compose.requests, compose.failed, gen.failed, bad.failed) == (12, 0, 0, 3)
+    assert 0 < compose.p50_ms <= compose.p99_ms and compose.first_token_p50_ms is None
+    assert gen.tokens_per_s == pytest.approx(8 * 30 / gen.seconds, rel=0.02)
+    assert 0 < gen.first_token_p50_ms <= gen.p50_ms
+    with pytest.raises(ValueError, match="requests and concurrency must be >= 1"):
+        asyncio.run(run_load(None, "/x", dict, requests=0, concurrency=1))
+    payload = {
+        "machine": {"date": "2026-12-06", "cpu": "CPU", "cpu_family": "F", "simd": ["avx2"], "torch": "2"},
+        "threads": 2,
+        "steps": 30,
+        "runs": {"text": "t", "compose": "c"},
+        "load_average": [0.5, 1.0],
+        "modes": [
+            {"batching": True, "stats": [compose.to_dict(), gen.to_dict()]},
+            {
+                "batching": False,
+                "stats": [compose.to_dict(), {**gen.to_dict(), "tokens_per_s": gen.tokens_per_s / 2}],
+            },
+        ],
+    }
+    md = render_load_markdown(payload)
+    assert md.count("\n| /api/") == 4 and "/api/generate (30 tokens) | on | 8 (4)" in md
+    assert "Dynamic batching generates 2.0x the tokens per second" in md
