@@ -14,6 +14,7 @@ import torch
 import torch._dynamo
 from torch import nn
 
+from matrix import covering
 from rnnkit.models import Forecaster, Generator, Seq2Seq, SequenceClassifier, SequenceTagger
 
 #: the layers' backends under test
@@ -106,8 +107,8 @@ KINDS = [
 ]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("kind", KINDS)
+# every model kind under one backend in CI (the backends alternate), all pairs with -m slow
+@pytest.mark.parametrize(("kind", "backend"), covering(KINDS, BACKENDS))
 def test_compiled_model_equals_eager(kind, backend):
     model, args, kwargs = build(kind, backend)
     assert_compiled_equals_eager(model, args, kwargs, "aot_eager")
