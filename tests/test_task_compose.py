@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import pytest
 import torch
@@ -14,7 +15,15 @@ from rnnkit.cli import main
 from rnnkit.data.compose import BOS, EOS, PAD, SPECIALS, PairSet, Vocab
 from rnnkit.models import Seq2Seq
 from rnnkit.tasks import resolve_config, train
-from rnnkit.tasks.compose_data import PairBatches, complete, model_metrics
+from rnnkit.tasks.compose_data import (
+    COVERAGES,
+    PairBatches,
+    complete,
+    confidence_curve,
+    greedy_continuation,
+    greedy_with_confidence,
+    model_metrics,
+)
 from rnnkit.tasks.compose_report import verdict
 
 WORDS = ["a", "b", "c", "d", "e", "f"]
@@ -168,3 +177,43 @@ def test_tied_output_layer_and_label_smoothing():
         assert torch.allclose(got, want, atol=1e-6)
     with pytest.raises(ValueError, match="label_smoothing"):
         resolve_config("compose", overrides={"model.label_smoothing": 0.9})
+
+
+def test_confidence_curve_ranks_by_confidence_and_scores_the_shown():
+    confidence = [0.9, 0.1, 0.5, 0.8, 0.2, 0.05, 0.7, 0.3, 0.6, 0.4]
+    correct = [True, False, False, True, False, False, True, False, True, True]
+    points = confidence_curve(confidence, correct, (0.1, 0.3, 0.5, 1.0))
+    assert [p.shown for p in points] == [1, 3, 5, 10]
+    assert [p.threshold for p in points] == [0.9, 0.7, 0.5, 0.05]
+    assert [p.exact3 for p in points] == [1.0, 1.0, 0.8, 0.5]  # top 5: 0.9 0.8 0.7 0.6 0.5 -> 4 right
+    with pytest.raises(ValueError, match="equally long"):
+        confidence_curve([0.5], [True, False])
+    with pytest.raises(ValueError, match=r"coverages must be in \(0, 1\], got 0"):
+        confidence_curve([0.5], [True], (0.0,))
+
+
+def test_the_full_coverage_point_is_exact3_and_the_report_draws_the_curve(smoke_run):
+    summary, _ = smoke_run
+    run = summary.run_dir
+    shown = json.loads((run / "compose.json").read_text())
+    curve = shown["confidence_curve"]
+    assert [p["coverage"] for p in curve] == list(COVERAGES)
+    assert curve[-1]["exact3"] == pytest.approx(shown["metrics"]["exact3"])  # suggesting always = exact-3
+    thresholds = [p["threshold"] for p in curve]
+    assert thresholds == sorted(thresholds, reverse=True) and all(0 <= t <= 1 for t in thresholds)
+    assert (run / "compose_confidence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## Suggest only when confident" in (run / "compose.md").read_text()
+    assert summary.artifacts["confidence_plot"] == "compose_confidence.png"
+
+
+def test_greedy_confidence_is_the_probability_of_the_greedy_continuation():
+    torch.manual_seed(0)
+    model = Seq2Seq(len(VOCAB), len(VOCAB), 8, 16, attention="luong", share_embeddings=True).eval()
+    src, src_len, _, _ = next(PairBatches(PAIRS, 4, shuffle=False).epoch(0))
+    rows, conf = greedy_with_confidence(model, src, src_len, 3)
+    assert rows == greedy_continuation(model, src, src_len, 3)
+    for b, row in enumerate(rows):  # teacher-forced probability of the same tokens
+        log_p = model.sequence_log_prob(src[b : b + 1], src_len[b : b + 1], [row], BOS)
+        masked_mass_free = math.exp(float(log_p[0]))
+        assert conf[b] >= masked_mass_free - 1e-6  # masking <pad>/<bos>/<unk> only raises the rest
+        assert 0 < conf[b] <= 1

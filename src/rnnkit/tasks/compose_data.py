@@ -85,6 +85,83 @@ def greedy_continuation(model: nn.Module, src: Tensor, src_len: Tensor, steps: i
 
 
 @torch.no_grad()
+def greedy_with_confidence(
+    model: nn.Module, src: Tensor, src_len: Tensor, steps: int
+) -> tuple[list[list[int]], list[float]]:
+    """:func:`greedy_continuation` and, per row, the model's probability of that continuation: the
+    product of each chosen token's probability (banned tokens masked), up to its ``<eos>``."""
+    enc, state = model.encode(src, src_len)
+    token = torch.full((src.size(0),), BOS, dtype=torch.long, device=enc.memory.device)
+    tokens, probs = [], []
+    for _ in range(steps):
+        logits, state, _ = model.decode_step(token, state, enc)
+        p = _mask(logits).float().softmax(-1)  # (B, V)
+        token = p.argmax(-1)  # (B,)
+        tokens.append(token)
+        probs.append(p.gather(1, token[:, None])[:, 0])  # (B,)
+    rows, confidence = [], []
+    for row, ps in zip(torch.stack(tokens, 1).tolist(), torch.stack(probs, 1).tolist(), strict=True):
+        n = row.index(EOS) + 1 if EOS in row else len(row)
+        rows.append(row[:n])
+        confidence.append(float(math.prod(ps[:n])))
+    return rows, confidence
+
+
+@dataclass(frozen=True)
+class ConfidencePoint:
+    """Suggest only the most confident ``coverage`` share of prefixes (a probability of at least
+    ``threshold``): the share of those suggestions that are exactly right (``exact3``)."""
+
+    coverage: float
+    threshold: float
+    exact3: float
+    shown: int
+
+
+#: the shares of prefixes given a suggestion on the confidence curve
+COVERAGES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def confidence_curve(
+    confidence: list[float], correct: list[bool], coverages: tuple[float, ...] = COVERAGES
+) -> list[ConfidencePoint]:
+    """Gmail's trade-off: rank the prefixes by the model's confidence in its 3-token suggestion, show a
+    suggestion for the top ``coverage`` share only, and score the exact-3 accuracy of those shown."""
+    if len(confidence) != len(correct):
+        raise ValueError(
+            f"confidence and correct must be equally long, got {len(confidence)}, {len(correct)}"
+        )
+    if not confidence:
+        raise ValueError("confidence_curve needs at least one scored prefix")
+    order = sorted(range(len(confidence)), key=lambda i: -confidence[i])
+    points = []
+    for c in coverages:
+        if not 0 < c <= 1:
+            raise ValueError(f"coverages must be in (0, 1], got {c}")
+        k = max(1, math.ceil(c * len(order)))
+        top = order[:k]
+        points.append(ConfidencePoint(c, confidence[top[-1]], sum(correct[i] for i in top) / k, k))
+    return points
+
+
+@torch.no_grad()
+def model_confidence(model: nn.Module, source) -> tuple[list[float], list[bool]]:
+    """Per pair of ``source`` that exact-3 scores (a true continuation of at least 3 tokens): the
+    probability of the model's greedy 3-token suggestion, and whether it is exactly right (as exact-3
+    counts it: a true continuation with ``<unk>`` is never matched)."""
+    device = next(model.parameters()).device
+    confidence, correct = [], []
+    for src, src_len, _, tgt_out in source.epoch(0):
+        rows, conf = greedy_with_confidence(model, src.to(device), src_len, 3)
+        for row, c, target in zip(rows, conf, tgt_out.tolist(), strict=True):
+            target = [t for t in target if t != PAD]
+            if len(target) >= 3:
+                confidence.append(c)
+                correct.append(list(row[:3]) == target[:3] and UNK not in target[:3])
+    return confidence, correct
+
+
+@torch.no_grad()
 def model_metrics(model: nn.Module, source, max_batches: int | None = None) -> dict[str, float]:
     """Teacher-forced loss per target token, and top-1 / top-3 / exact-3 as in ``compose_eval.score``."""
     device = next(model.parameters()).device

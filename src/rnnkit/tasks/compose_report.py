@@ -8,6 +8,7 @@ import json
 import math
 import textwrap
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,8 @@ def verdict(metrics: dict[str, float], baselines: dict[str, dict[str, float]]) -
 def write_report(
     model: nn.Module, cfg: Config, data: Any, run_dir: Path, prompts: Sequence[str]
 ) -> dict[str, Any]:
-    from .compose_data import model_metrics
+    from ..plots import plot_confidence_curve
+    from .compose_data import confidence_curve, model_confidence, model_metrics
     from .registry import get_task
 
     model.eval()
@@ -109,6 +111,19 @@ def write_report(
     metrics = model_metrics(model, data.test)
     base = get_task("compose").baselines(cfg, data, "test")
     v = verdict(metrics, base)
+    curve = confidence_curve(*model_confidence(model, data.test))
+    plot_confidence_curve(
+        run_dir / "compose_confidence.png",
+        curve,
+        {name: b["exact3"] for name, b in base.items()},
+        title="Suggest only when confident (test split)",
+    )
+    curve_table = (
+        "| prefixes shown a suggestion | confidence at least | exactly right (3 words) |\n|---:|---:|---:|\n"
+    )
+    curve_table += "\n".join(
+        f"| {100 * p.coverage:g}% ({p.shown:,}) | {p.threshold:.3g} | {100 * p.exact3:.1f}% |" for p in curve
+    )
     held_out = [c for c in data.val.pairs.context if UNK not in c and len(c) >= 4]
     prompts = [
         *prompts,
@@ -128,17 +143,22 @@ def write_report(
     )
     text = (
         f"# compose: Smart Compose (test split, {len(data.test.pairs):,} pairs)\n\n{table}\n\n"
-        f"{v['verdict']}.\n\n## Completions (beam search)\n\n{LEGEND}\n\n```\n"
+        f"{v['verdict']}.\n\n## Suggest only when confident\n\nGmail's design choice: show a suggestion "
+        "only when the model's probability of its 3-word greedy continuation is high enough. Fewer "
+        "prefixes get one, and more of those are right (compose_confidence.png):\n\n"
+        f"{curve_table}\n\n## Completions (beam search)\n\n{LEGEND}\n\n```\n"
         + "\n\n".join(samples)
         + "\n```\n"
     )
     atomic_write_text(run_dir / "compose.md", text)
     payload = {**v, "metrics": metrics, "baselines": base, "samples": samples, "legend": LEGEND}
+    payload["confidence_curve"] = [asdict(p) for p in curve]
     atomic_write_text(run_dir / "compose.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     print(f"\n{v['verdict']}\n\n{samples[0] if samples else ''}")
     return {
         **v,
         "samples": "compose_samples.txt",
         "report": "compose.md",
+        "confidence_plot": "compose_confidence.png",
         "example": samples[0] if samples else "",
     }
