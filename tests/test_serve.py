@@ -22,38 +22,16 @@ from rnnkit import cli
 from rnnkit.models.sampling import SamplingConfig
 from rnnkit.serve import Limits, create_app, load_runs
 from rnnkit.serve.batching import GenerationBatcher
-from rnnkit.tasks.registry import get_task
-from rnnkit.tasks.runner import resolve_config
-from rnnkit.train.checkpoint import save_checkpoint
-from rnnkit.train.config import save_config, to_dict
+from serve_runs import make_run
 
 TASKS = ("text", "music", "compose", "series", "stocks")
 LIMITS = Limits(max_prefix_chars=40, max_steps=300, max_trace_chars=30, max_series_values=500)
 
 
-def _make_run(root, task: str):
-    """A run directory as ``rnnkit train`` leaves it (smoke-sized model, real task state, untrained)."""
-    t = get_task(task)
-    cfg = resolve_config(task, preset="smoke")
-    data = t.build_data(cfg)
-    torch.manual_seed(0)
-    model = t.build_model(cfg, data.state)
-    run = root / f"{task}-run"
-    run.mkdir(parents=True)
-    save_config(cfg, run)
-    save_checkpoint(
-        run / "checkpoints" / "best.safetensors",
-        model,
-        extra={"config": to_dict(cfg), "task_state": data.state},
-    )
-    (run / "summary.json").write_text(json.dumps({"metrics": {"val": {"loss": 1.5}}}))
-    return run
-
-
 @pytest.fixture(scope="module")
 def run_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    return {task: _make_run(root, task) for task in TASKS}
+    return {task: make_run(root, task) for task in TASKS}
 
 
 @pytest.fixture(scope="module")

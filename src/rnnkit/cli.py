@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "forecast",
     "compose",
     "serve",
+    "explore",
     "export",
     "diagnose",
     "tour",

@@ -8,9 +8,12 @@ import sys
 from ._cli import cli_errors
 
 EPILOG = """\
+the page at http://HOST:PORT/ : Explorer (gates and states per character), Compose, Generate, Music
+
 endpoints (OpenAPI docs at http://HOST:PORT/docs):
   GET  /health            liveness
   GET  /api/runs          the loaded runs: task, cell, size, metrics
+  GET  /api/passages      a few passages of a text run's validation text (for the Explorer)
   POST /api/compose       {"prefix": "And God said"}            -> completions (compose runs)
   POST /api/generate      {"prime": "And", "steps": 200}         -> NDJSON stream (text, music runs)
   POST /api/forecast      {"values": [...]} or {"rows": [...]}   -> forecasts (series, stocks runs)
@@ -64,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     for s in served:
         print(f"serving {s.id} ({s.run.task}, {s.run.checkpoint})", file=sys.stderr)
     app = create_app(served, batching=not args.no_batching)
-    print(f"API docs: http://{args.host}:{args.port}/docs", file=sys.stderr)
+    print(
+        f"page: http://{args.host}:{args.port}/  API docs: http://{args.host}:{args.port}/docs",
+        file=sys.stderr,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -3,8 +3,10 @@
 =======================  ==================  ========================================================
 endpoint                 runs                what it returns
 =======================  ==================  ========================================================
+``GET /``                —                   the page: Explorer, Compose, Generate, Music (``/static/``)
 ``GET /health``          —                   ``{"status": "ok", "runs": n}``
 ``GET /api/runs``        all                 what is loaded: id, task, cell, size, metrics, baselines
+``GET /api/passages``    text                a few short passages of the run's validation text
 ``POST /api/compose``    compose             the best completions of a prefix, and the latency
 ``POST /api/generate``   text, music         the continuation, streamed as NDJSON lines as it comes
 ``POST /api/forecast``   stocks, series      the next values of the run's data or of a posted series
@@ -31,11 +33,14 @@ from typing import Any
 import torch
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..models.sampling import SamplingConfig
 from .batching import GenerationBatcher
+from .page import STATIC_DIR
+from .passages import run_passages
 from .runs import ServedRun, pick
 
 
@@ -179,6 +184,12 @@ def create_app(runs: Sequence[ServedRun], limits: Limits | None = None, *, batch
     def bad(e: Exception) -> HTTPException:
         return HTTPException(status_code=422, detail=str(e))
 
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "runs": len(runs)}
@@ -186,6 +197,21 @@ def create_app(runs: Sequence[ServedRun], limits: Limits | None = None, *, batch
     @app.get("/api/runs")
     def list_runs() -> dict[str, Any]:
         return {"runs": [s.describe() for s in runs], "limits": limits.__dict__}
+
+    passages: dict[str, dict[str, Any]] = {}  # run id -> its passages, read once
+
+    @app.get("/api/passages")
+    def list_passages(run: str | None = None) -> dict[str, Any]:
+        s = chosen(("text",), run, "GET /api/passages")
+        if s.id not in passages:
+            try:
+                found = run_passages(s.run, max_chars=min(300, limits.max_trace_chars))
+            except (OSError, ValueError) as e:
+                raise HTTPException(
+                    status_code=404, detail=f"run {s.id!r}: its validation text cannot be read: {e}"
+                ) from None
+            passages[s.id] = {"run": s.id, **found}
+        return passages[s.id]
 
     @app.post("/api/compose")
     def compose(body: ComposeRequest) -> dict[str, Any]:  # type: ignore[valid-type]
