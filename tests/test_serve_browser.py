@@ -187,8 +187,8 @@ def test_explorer_colours_every_character_by_the_chosen_unit_and_gate(page, base
     page.hover("#view-explorer .trace-text .ch[data-i='3']")
     tip = page.locator(".tooltip")
     assert tip.is_visible()
-    rows = tip.locator(".tt-row").all_text_contents()
-    assert len(rows) == 5 and rows[0].endswith(f"{trace['next'][3][0]['prob'] * 100:.1f}%")
+    shown = [float(p.rstrip("%")) for p in tip.locator(".tt-row > span:last-child").all_text_contents()]
+    assert shown == pytest.approx([100 * n["prob"] for n in trace["next"][3]], abs=0.051)
 
     # drag over a span: it is selected, and the units are ranked by how selectively they fire on it
     a, b = page.locator(".trace-text .ch[data-i='4']"), page.locator(".trace-text .ch[data-i='9']")
@@ -248,7 +248,8 @@ def test_music_draws_the_piano_roll_and_offers_the_midi_file(page, base, tmp_pat
         for (let i = 0; i < d.length; i += 4) if (d[i] === 47 && d[i + 1] === 95 && d[i + 2] === 208) n++;
         return n; }"""
     )
-    assert blue > 100
+    generated = [e for e in done["events"][3:] if not e.startswith("rest")]
+    assert (blue > 100) == bool(generated)
     assert page.locator("#view-music [data-role=events]").text_content().split() == done["events"]
     link = page.locator("#view-music [data-role=midi]")
     assert link.is_visible() and link.get_attribute("href").startswith("blob:")

@@ -215,6 +215,8 @@
     }
 
     input.addEventListener("input", () => {
+      seq++;  // an answer still on its way is for text that has changed since: dropped
+      if (controller) controller.abort();
       suggestion = "";
       render();
       clearTimeout(timer);
