@@ -33,6 +33,12 @@ def _cpu(results: Path) -> str:
     return render_cpu_section(results)
 
 
+def _scaling(results: Path) -> str:
+    from .bench.scaling_report import render_scaling_section
+
+    return render_scaling_section(results)
+
+
 def _gating(results: Path) -> str:
     from .bench.research import render_gating_section
 
@@ -75,6 +81,7 @@ SECTIONS: dict[str, Callable[[Path], str]] = {
     "bench:reference": _file("layers-reference.md"),
     "bench:cpu": _cpu,
     "bench:deploy": _file("deploy-latency.md"),
+    "scaling": _scaling,
     "tour": _tour,
     "gating": _gating,
     "diagnose": _diagnose,
