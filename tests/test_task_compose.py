@@ -217,3 +217,29 @@ def test_greedy_confidence_is_the_probability_of_the_greedy_continuation():
         masked_mass_free = math.exp(float(log_p[0]))
         assert conf[b] >= masked_mass_free - 1e-6  # masking <pad>/<bos>/<unk> only raises the rest
         assert 0 < conf[b] <= 1
+
+
+def test_the_latency_benchmark_runs_and_renders_its_table(smoke_run, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "compose_latency.py"
+    spec = importlib.util.spec_from_file_location("compose_latency", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    summary, _ = smoke_run
+    before = torch.get_num_threads()
+    try:
+        assert (
+            bench.main(
+                ["--run", str(summary.run_dir), "--prefixes", "5", "--out", str(tmp_path), "--no-readme"]
+            )
+            == 0
+        )
+    finally:
+        torch.set_num_threads(before)
+    payload = json.loads((tmp_path / "compose-latency.json").read_text())
+    s = payload["latency_ms"]
+    assert payload["prefixes"] == 5 and 0 < s["p50"] <= s["p90"] <= s["p99"] <= s["max"]
+    assert (tmp_path / "compose-latency.md").read_text() == bench.render(payload)
+    assert all(len(p.split()) == 20 for p in bench.prefixes(5))

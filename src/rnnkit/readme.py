@@ -81,6 +81,8 @@ SECTIONS: dict[str, Callable[[Path], str]] = {
     "bench:reference": _file("layers-reference.md"),
     "bench:cpu": _cpu,
     "bench:deploy": _file("deploy-latency.md"),
+    "serve:load": _file("serve-load.md"),
+    "compose:latency": _file("compose-latency.md"),
     "scaling": _scaling,
     "tour": _tour,
     "gating": _gating,

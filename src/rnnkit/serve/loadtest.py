@@ -132,8 +132,8 @@ def render_load_markdown(payload: dict[str, Any]) -> str:
     runs = ", ".join(f"{k}: {v}" for k, v in payload["runs"].items())
     simd = ", ".join(m["simd"]) or "no SIMD flags"
     return (
-        "\n".join(rows) + f"\n\nMeasured {m['date']} on {m['cpu']} ({m['cpu_family']}, {simd}), "
+        f"Measured {m['date']} on {m['cpu']} ({m['cpu_family']}, {simd}), "
         f"{payload['threads']} torch thread(s) in the server, torch {m['torch']}, load average "
         f"{payload['load_average'][0]:.2f} before / {payload['load_average'][1]:.2f} after; runs {runs}; "
-        f"client and server on the same machine (loopback).{gain}\n"
+        f"client and server on the same machine (loopback).{gain}\n\n" + "\n".join(rows) + "\n"
     )
