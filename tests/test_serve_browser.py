@@ -183,6 +183,14 @@ def test_explorer_colours_every_character_by_the_chosen_unit_and_gate(page, base
     page.click(f"#view-explorer .unit-row[data-unit='{unit}']")  # a row of the unit list picks its unit
     assert check_colours(page, trace, gate, unit) != forget
 
+    # sorted by memory timescale: -1/ln(lag-1 autocorrelation) of each unit over the text, longest first
+    page.select_option("#view-explorer [data-role=sort]", "timescale")
+    order = page.eval_on_selector_all("#view-explorer .unit-row", "els => els.map(e => +e.dataset.unit)")
+    taus = timescales(trace["quantities"][gate][-1])
+    assert order == sorted(range(len(taus)), key=lambda u: -taus[u])
+    first = page.locator(f"#view-explorer .unit-row[data-unit='{order[0]}'] .score").text_content()
+    assert first == f"τ {taus[order[0]]:.1f}"
+
     # hover: the model's next characters, with the probabilities the API gives
     page.hover("#view-explorer .trace-text .ch[data-i='3']")
     tip = page.locator(".tooltip")
@@ -201,6 +209,19 @@ def test_explorer_colours_every_character_by_the_chosen_unit_and_gate(page, base
     info = page.locator("#view-explorer [data-role=selection]").text_content()
     assert info.startswith(f"Span 4–9 {json.dumps(text[4:10])}")
     page.screenshot(path=tmp_path / "serve-explorer-select.png", full_page=True)
+
+
+def timescales(matrix: list[list[float]]) -> list[float]:
+    """Per unit of a (T, H) matrix: -1/ln(rho), rho its lag-1 autocorrelation (0 where rho <= 0)."""
+    T, out = len(matrix), []
+    for u in range(len(matrix[0])):
+        x = [row[u] for row in matrix]
+        mean = sum(x) / T
+        den = sum((v - mean) ** 2 for v in x)
+        num = sum((x[t] - mean) * (x[t - 1] - mean) for t in range(1, T))
+        rho = num / den if den > 0 else 0.0
+        out.append(0.0 if rho <= 0 else min(1000.0, -1 / math.log(min(rho, 0.999999))))
+    return out
 
 
 def centre(locator) -> tuple[float, float]:

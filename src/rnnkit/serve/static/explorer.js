@@ -1,7 +1,8 @@
 /* rnnkit Explorer: a trace (what POST /api/trace returns) shown character by character.
  *
  * Every character is coloured by one unit of one quantity (hidden state, cell state or any gate of the
- * cell) in one layer. The unit list sorts by activity (mean |value| over the text) or by selectivity for a
+ * cell) in one layer. The unit list sorts by activity (mean |value| over the text), by memory timescale
+ * (from the lag-1 autocorrelation of the unit over the text) or by selectivity for a
  * span dragged over in the text (LSTMVis's select view: units at or above the threshold on the whole span,
  * ranked by how rarely they are that high elsewhere); the places where the best of those units fire
  * together are underlined. Hovering a character shows the model's most likely next characters.
@@ -62,6 +63,28 @@ const RnnkitExplorer = (() => {
     return Array.from(out, (x) => x / matrix.length);
   }
 
+  /** Memory timescale per unit of a (T, H) matrix, in steps: -1 / ln(rho), rho the lag-1 autocorrelation of
+   * the unit's values over the text (a unit that keeps its value for long has rho near 1: a long memory);
+   * 0 where rho <= 0, at most 1000. */
+  function timescale(matrix) {
+    const T = matrix.length, H = matrix[0].length, out = new Array(H).fill(0);
+    if (T < 3) return out;
+    for (let u = 0; u < H; u++) {
+      let mean = 0;
+      for (let t = 0; t < T; t++) mean += matrix[t][u];
+      mean /= T;
+      let num = 0, den = 0;
+      for (let t = 0; t < T; t++) {
+        const d = matrix[t][u] - mean;
+        den += d * d;
+        if (t) num += d * (matrix[t - 1][u] - mean);
+      }
+      const rho = den > 0 ? num / den : 0;
+      out[u] = rho <= 0 ? 0 : Math.min(1000, -1 / Math.log(Math.min(rho, 0.999999)));
+    }
+    return out;
+  }
+
   /** LSTMVis's selection: for each unit, the share of the span [a, b] where it is >= threshold (inside)
    * and the share of the other characters where it is (outside); score = inside - outside. Units on for
    * the whole span ("on") rank first, then by score. Returns [{unit, inside, outside, score, on}]. */
@@ -109,6 +132,7 @@ const RnnkitExplorer = (() => {
     const legendLo = el("span"), legendHi = el("span"), legendWhat = el("span");
     const sortSel = el("select", { "aria-label": "sort units", "data-role": "sort" },
       el("option", { value: "activity", text: "activity (mean |value|)" }),
+      el("option", { value: "timescale", text: "memory timescale (steps)" }),
       el("option", { value: "selectivity", text: "selectivity for the span" }),
       el("option", { value: "unit", text: "unit number" }));
     const list = el("div", { class: "unit-list", "data-role": "unit-list" });
@@ -195,13 +219,14 @@ const RnnkitExplorer = (() => {
 
     function buildRows(act) {
       rows = new Map();
+      const tau = timescale(matrix);
       const T = matrix.length;
       for (let u = 0; u < matrix[0].length; u++) {
         const canvas = el("canvas", { width: "200", height: "18" });
         const score = el("span", { class: "score", text: act[u].toFixed(3) });
         const row = el("div", { class: "unit-row", "data-unit": String(u), onclick: () => setUnit(u, false) },
           el("span", { text: `unit ${u}` }), canvas, score);
-        rows.set(u, { row, score, act: act[u] });
+        rows.set(u, { row, score, act: act[u], tau: tau[u] });
         const g = canvas.getContext("2d");
         g.strokeStyle = "#2f5fd0";
         g.lineWidth = 1;
@@ -221,9 +246,11 @@ const RnnkitExplorer = (() => {
         order = state.ranking.map((r) => r.unit);
         for (const r of state.ranking) rows.get(r.unit).score.textContent = r.score.toFixed(2);
       } else {
-        for (const [, r] of rows) r.score.textContent = r.act.toFixed(3);
+        const byTau = state.sort === "timescale";
+        for (const [, r] of rows) r.score.textContent = byTau ? `τ ${r.tau.toFixed(1)}` : r.act.toFixed(3);
         order = [...rows.keys()];
         if (state.sort === "activity") order.sort((a, b) => rows.get(b).act - rows.get(a).act);
+        if (byTau) order.sort((a, b) => rows.get(b).tau - rows.get(a).tau);
       }
       list.replaceChildren(...order.map((u) => rows.get(u).row));
     }
@@ -361,7 +388,7 @@ const RnnkitExplorer = (() => {
     };
   }
 
-  return { create, selectivity, matches, activity, scaleOf, colour };
+  return { create, selectivity, matches, activity, timescale, scaleOf, colour };
 })();
 
 if (typeof window !== "undefined") window.RnnkitExplorer = RnnkitExplorer;
