@@ -152,6 +152,8 @@ def create_app(runs: Sequence[ServedRun], limits: Limits | None = None, *, batch
         version="1",
     )
     app.state.runs, app.state.limits, app.state.batchers = runs, limits, batchers
+    # one lock per model: compose and trace take it, and generation steps too when not batched
+    locks = {s.id: batchers[s.id].lock if s.id in batchers else threading.Lock() for s in runs}
 
     @app.middleware("http")
     async def body_limit(request: Request, call_next):
@@ -218,7 +220,7 @@ def create_app(runs: Sequence[ServedRun], limits: Limits | None = None, *, batch
         s = chosen(("compose",), body.run, "POST /api/compose")
         start = time.perf_counter()
         try:
-            with batchers_lock(s):
+            with locks[s.id]:
                 found = s.run.compose(
                     body.prefix, num=body.num, words=body.words, beam=max(body.beam, body.num)
                 )
@@ -271,16 +273,11 @@ def create_app(runs: Sequence[ServedRun], limits: Limits | None = None, *, batch
     def trace(body: TraceRequest) -> dict[str, Any]:  # type: ignore[valid-type]
         s = chosen(("text",), body.run, "POST /api/trace")
         try:
-            with batchers_lock(s):
+            with locks[s.id]:
                 return _trace(s, body.text, body.top)
         except (ValueError, TypeError) as e:
             raise bad(e) from None
 
-    def batchers_lock(s: ServedRun) -> threading.Lock:
-        """The lock of ``s``'s model (generation steps take it too when not batched)."""
-        return locks[s.id]
-
-    locks = {s.id: batchers[s.id].lock if s.id in batchers else threading.Lock() for s in runs}
     return app
 
 

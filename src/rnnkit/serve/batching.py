@@ -77,6 +77,7 @@ class GenerationBatcher:
         if not hasattr(model, "_step"):
             raise TypeError(f"model must be a token Generator with _step(), got {type(model).__name__}")
         self.model, self.enabled, self.max_batch = model.eval(), enabled, max_batch
+        self.device = next(model.parameters()).device
         self.lock = threading.Lock()  # the model, when requests run their own loops
         self.stats = BatcherStats()
         self._pending: list[_Request] = []
@@ -93,8 +94,7 @@ class GenerationBatcher:
         self, ids: list[int], steps: int, config: SamplingConfig, seed: int | None = None
     ) -> Iterator[int]:
         """The ``steps`` token ids drawn after ``ids``, as they come (stop iterating to cancel)."""
-        device = next(self.model.parameters()).device
-        request = _Request(list(ids), steps, config, make_rng(seed, device))
+        request = _Request(list(ids), steps, config, make_rng(seed, self.device))
         if not self.enabled:
             yield from self._alone(request)
             return
@@ -133,8 +133,7 @@ class GenerationBatcher:
             r.logits = logits  # (1, V)
 
     def _admit(self, r: _Request) -> None:
-        device = next(self.model.parameters()).device
-        ids = torch.tensor([r.ids], device=device)  # (1, P)
+        ids = torch.tensor([r.ids], device=self.device)  # (1, P)
         logits, r.state = self.model(ids)  # (1, P, V)
         r.logits = logits[:, -1]  # (1, V)
 
@@ -177,8 +176,7 @@ class GenerationBatcher:
         going = [(r, t) for r, t in zip(rows, tokens, strict=True) if r.done < r.steps and not r.cancelled]
         if not going:
             return
-        device = next(self.model.parameters()).device
-        batch_tokens = torch.tensor([t for _, t in going], device=device)  # (B,)
+        batch_tokens = torch.tensor([t for _, t in going], device=self.device)  # (B,)
         state = _stack([r.state for r, _ in going])  # (L, B, H) each
         logits, state = self.model._step(batch_tokens, state)  # (B, V)
         for b, (r, _) in enumerate(going):

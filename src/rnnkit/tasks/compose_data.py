@@ -68,20 +68,9 @@ def _mask(logits: Tensor) -> Tensor:
     return logits.index_fill(-1, torch.tensor(BANNED, device=logits.device), float("-inf"))
 
 
-@torch.no_grad()
 def greedy_continuation(model: nn.Module, src: Tensor, src_len: Tensor, steps: int) -> list[list[int]]:
     """Argmax decoding of ``steps`` tokens (stopping at ``<eos>``) with the banned tokens masked."""
-    enc, state = model.encode(src, src_len)
-    token = torch.full((src.size(0),), BOS, dtype=torch.long, device=enc.memory.device)
-    out = torch.empty(src.size(0), 0, dtype=torch.long, device=token.device)
-    for _ in range(steps):
-        logits, state, _ = model.decode_step(token, state, enc)
-        token = _mask(logits).argmax(-1)  # (B,)
-        out = torch.cat([out, token[:, None]], dim=1)
-    rows = []
-    for row in out.tolist():
-        rows.append(row[: row.index(EOS) + 1] if EOS in row else row)
-    return rows
+    return greedy_with_confidence(model, src, src_len, steps)[0]
 
 
 @torch.no_grad()
@@ -95,10 +84,12 @@ def greedy_with_confidence(
     tokens, probs = [], []
     for _ in range(steps):
         logits, state, _ = model.decode_step(token, state, enc)
-        p = _mask(logits).float().softmax(-1)  # (B, V)
-        token = p.argmax(-1)  # (B,)
+        masked = _mask(logits)  # (B, V)
+        token = masked.argmax(-1)  # (B,)
         tokens.append(token)
-        probs.append(p.gather(1, token[:, None])[:, 0])  # (B,)
+        probs.append(masked.float().softmax(-1).gather(1, token[:, None])[:, 0])  # (B,)
+    if not tokens:  # steps = 0: nothing proposed
+        return [[] for _ in range(src.size(0))], [1.0] * src.size(0)
     rows, confidence = [], []
     for row, ps in zip(torch.stack(tokens, 1).tolist(), torch.stack(probs, 1).tolist(), strict=True):
         n = row.index(EOS) + 1 if EOS in row else len(row)
