@@ -158,6 +158,29 @@ def test_a_binding_budget_sets_the_step_count_once_and_resume_keeps_it(tmp_path)
     )
 
 
+def test_a_plan_measured_on_a_busy_machine_is_kept_and_the_summary_says_so(tmp_path):
+    """Steps timed at 10x their later speed plan too few steps: the run keeps the plan (exactness) and
+    finishes early, with a warning naming both speeds."""
+
+    class Faster:
+        def on_fit_start(self, trainer): ...
+        def on_eval_end(self, trainer, row): ...
+        def on_fit_end(self, trainer, result): ...
+
+        def on_step_end(self, trainer, row):
+            if trainer.plan is not None:
+                clock.tick = 1e-3  # the load went away once the plan was made
+
+    torch.manual_seed(0)
+    clock = FakeClock(1e-2)
+    result = make(tmp_path / "r", clock=clock, max_minutes=0.03, max_steps=10**6, callbacks=[Faster()]).fit()
+    assert result.steps == result.plan["steps"] and result.stop_reason == "max_minutes"
+    assert result.elapsed < 0.5 * 60 * 0.03
+    [warning] = result.warnings
+    assert f"finished its {result.steps:,} planned steps after 0.0 of its 0.03 minutes" in warning
+    assert "the machine was busier while the plan was measured" in warning
+
+
 def test_learning_rate_before_the_plan_does_not_depend_on_the_budget(tmp_path):
     lrs = {}
     for name, minutes, steps in (("budget", 0.03, 10**6), ("steps", None, 60)):

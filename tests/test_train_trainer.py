@@ -4,6 +4,7 @@ limits, outputs, and an overfit check."""
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 
 import pytest
@@ -162,6 +163,28 @@ def test_limits_epochs_and_time():
     trainer.clock = lambda: float(next(ticks))
     r = trainer.fit()
     assert r.stop_reason == "max_minutes" and 1 <= r.steps <= 5 and 5 <= r.elapsed <= 10
+
+
+def test_backends_load_before_the_clock_starts(monkeypatch):
+    """The fused kernels compile on first use (about a minute): that must not come out of the budget."""
+    backends = importlib.import_module("rnnkit.scan.backends")  # the package re-exports a function `backends`
+    events: list[str] = []
+    monkeypatch.setattr(backends, "backend_status", lambda: events.append("load") or {})
+
+    def clock() -> float:
+        events.append("clock")
+        return float(len(events))
+
+    trainer = Trainer(TinyTagger(), lm_loss, batches(1), optim=OptimConfig(max_steps=1), run=quiet())
+    trainer.clock = clock
+    trainer.fit()
+    assert events[0] == "load" and events.count("load") == 1 and "clock" in events
+    # a model without rnnkit layers (or with only backend="reference" ones) compiles nothing
+    events.clear()
+    model = TinyTagger()
+    model.rnn.backend = "reference"
+    Trainer(model, lm_loss, batches(1), optim=OptimConfig(max_steps=1), run=quiet()).fit()
+    assert events == []
 
 
 def test_trainer_overfits_a_tiny_batch():

@@ -212,6 +212,7 @@ class Trainer:
             self.load(resume)
         for cb in self.callbacks:
             cb.on_fit_start(self)
+        load_backends(self.model)
         t0, base = self.clock(), self.elapsed
         # in a group, SIGTERM is torchrun tearing it down (a peer failed): leave at once, no collective
         with StopOnSignal(self, terminate=not self.dist.active):
@@ -269,6 +270,7 @@ class Trainer:
                 f"the time budget ran out at step {self.step:,} {planned} (the machine ran slower than "
                 "measured), so the learning rate had not finished annealing"
             )
+        self._warn_if_plan_was_short()
         if self.run_dir is not None and not (
             self.divergence.blown_up and self.checkpoint_path("last").exists()
         ):
@@ -277,6 +279,24 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_fit_end(self, result)
         return result
+
+    def _warn_if_plan_was_short(self) -> None:
+        """A timed plan finished well inside its budget: the steps it was measured on ran slower than
+        the rest (a busy machine at the start). The plan is kept (that is what makes the run exact and
+        resumable); the summary says so, so that a figure from the run is not taken for the budget's."""
+        plan, budget = self.plan, self.optim.max_minutes
+        if plan is None or not plan.timed or budget is None or self.step < plan.steps or not plan.planned_at:
+            return
+        if self._stop_reason != "max_minutes" or self.elapsed >= 0.8 * 60 * budget:
+            return
+        after = (self.elapsed - (plan.elapsed_at or 0.0)) / max(1, self.step - plan.planned_at)
+        self._warn(
+            f"the run finished its {plan.steps:,} planned steps after {self.elapsed / 60:.1f} of its "
+            f"{budget:g} minutes: the plan was measured at {1e3 * (plan.step_seconds or 0.0):.1f} ms a step, "
+            f"the steps after it took {1e3 * after:.1f} ms (evaluations included) — the machine was busier "
+            "while the plan was measured; train on an idle machine (or set the steps with --steps) for a "
+            "run that fills its budget"
+        )
 
     @torch.no_grad()
     def evaluate(self, max_batches: int | None = None) -> dict[str, float]:
@@ -599,3 +619,18 @@ class Trainer:
             None if self.plan is None else self.plan.to_dict(),
             list(self.warnings),
         )
+
+
+def load_backends(model: nn.Module) -> None:
+    """Load the backends the model's recurrent layers can run on before a time budget starts counting.
+
+    The fused CPU kernels are compiled for the machine on their first use (about a minute, once per
+    machine); inside the training loop that minute came out of ``optim.max_minutes`` and out of the
+    step time the plan is measured on (a 1.5-minute run lost more than half its steps to it).
+    """
+    from ..layers.base import LayerBase
+    from ..scan.backends import backend_status
+
+    layers = [m for m in model.modules() if isinstance(m, LayerBase) and m.uses_backend]
+    if any(m.backend in ("auto", "cpu") for m in layers):
+        backend_status()  # probes every backend: builds (or loads) the fused kernels, cached per process
