@@ -1,10 +1,11 @@
-"""Rewrite every generated section of the README from the committed result files.
+"""Rewrite every generated section of the README, and redraw its generated figures, from the committed
+result files.
 
     python benchmarks/update_readme.py            # rewrite what changed, list it
-    python benchmarks/update_readme.py --check    # exit 1 and list the stale sections, change nothing
+    python benchmarks/update_readme.py --check    # exit 1 and list the stale sections/figures, change nothing
 
-The sections and their renderers are listed in ``rnnkit.readme.SECTIONS``; ``tests/test_readme_sync.py``
-runs the same check in CI.
+The sections and their renderers are listed in ``rnnkit.readme.SECTIONS``, the figures in
+``rnnkit.readme.FIGURES``; ``tests/test_readme_sync.py`` runs the same check in CI.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 from rnnkit._io import atomic_write_text
-from rnnkit.readme import regenerate, stale_sections
+from rnnkit.readme import draw_figures, regenerate, stale_figures, stale_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 README, RESULTS = ROOT / "README.md", ROOT / "benchmarks" / "results"
@@ -24,13 +25,14 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     text = README.read_text(encoding="utf-8")
-    stale = stale_sections(text, RESULTS)
+    stale = stale_sections(text, RESULTS) + stale_figures(ROOT, RESULTS)
     if argv == ["--check"]:
         print("stale: " + ", ".join(stale) if stale else "README is in sync with the results")
         return 1 if stale else 0
     new = regenerate(text, RESULTS)
     if new != text:
         atomic_write_text(README, new)
+    draw_figures(ROOT, RESULTS)
     print("rewrote: " + ", ".join(stale) if stale else "README already in sync with the results")
     return 0
 

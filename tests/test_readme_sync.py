@@ -23,6 +23,33 @@ def test_readme_sections_match_the_result_files():
     assert readme_mod.regenerate(text, RESULTS) == text  # and every block has its renderer, and back
 
 
+def test_readme_figures_show_the_result_files():
+    stale = readme_mod.stale_figures(ROOT, RESULTS)
+    assert stale == [], f"README figures out of date: {stale}; run `python benchmarks/update_readme.py`"
+    text = README.read_text(encoding="utf-8")
+    assert all(f"]({name})" in text for name in readme_mod.FIGURES), "a generated figure the README lacks"
+
+
+def test_a_figure_drawn_from_other_data_is_stale(tmp_path, monkeypatch):
+    calls = []
+
+    def draw(data, path, metadata):
+        calls.append(data)
+        from rnnkit.plots._png import new_figure, save_png
+
+        save_png(new_figure(1, 1), path, metadata=metadata)
+
+    data = {"x": 1}
+    monkeypatch.setattr(readme_mod, "FIGURES", {"img/a.png": (lambda results: dict(data), draw)})
+    assert readme_mod.stale_figures(tmp_path, RESULTS) == ["img/a.png"]  # missing
+    assert readme_mod.draw_figures(tmp_path, RESULTS) == ["img/a.png"] and calls == [{"x": 1}]
+    assert (
+        readme_mod.stale_figures(tmp_path, RESULTS) == [] and readme_mod.draw_figures(tmp_path, RESULTS) == []
+    )
+    data["x"] = 2
+    assert readme_mod.stale_figures(tmp_path, RESULTS) == ["img/a.png"]
+
+
 def test_block_helpers():
     text = "a\n<!-- x -->\nold\n<!-- /x -->\nb\n<!-- y:z -->\n<!-- /y:z -->\n"
     assert readme_mod.blocks(text) == {"x": "old\n", "y:z": ""}

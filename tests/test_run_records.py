@@ -159,24 +159,87 @@ def test_jump_table_gives_the_controls_and_the_early_answer_note(tmp_path):
     assert text.rstrip().endswith("floor met. after frame 0 it says 0.33.")
 
 
-def test_compose_table_bolds_the_best_of_each_column_and_shows_a_sample(tmp_path):
-    from rnnkit.tasks.readme_tables import render_compose_section
-
-    folder = tmp_path / "run"
-    folder.mkdir()
-    report = {"metrics": {"top1": 0.27, "top3": 0.39, "exact3": 0.008}, "verdict": "v",
-              "baselines": {"bigram": {"top1": 0.25, "top3": 0.40, "exact3": 0.007},
-                            "trigram": {"top1": 0.26, "top3": 0.42, "exact3": 0.014}},
-              "samples": ["And the LORD spake unto …\n  1. …unto Moses, saying ⏎"]}  # fmt: skip
+def fake_compose_run(folder: Path, seed: int, model: tuple, bigram: tuple, trigram: tuple, **config) -> Path:
+    folder.mkdir(parents=True)
+    keys = ("top1", "top3", "exact3")
+    curve = [{"coverage": c, "threshold": 0.9 - c, "exact3": model[2] + 0.3 * (1 - c), "shown": int(c * 1e3)}
+             for c in (0.01, 0.1, 1.0)]  # fmt: skip
+    report = {"metrics": dict(zip(keys, model, strict=True)), "verdict": "v",
+              "baselines": {"bigram": dict(zip(keys, bigram, strict=True)),
+                            "trigram": dict(zip(keys, trigram, strict=True))},
+              "samples": [f"And the LORD spake unto …\n  1. …unto Moses, saying ⏎ (seed {seed})"],
+              "confidence_curve": curve}  # fmt: skip
     (folder / "compose.json").write_text(json.dumps(report))
-    summary = {"task": "compose", "steps": 2400, "minutes": 10.0, "wall_minutes": 12.0, "stop_reason": "time"}
+    summary = {"task": "compose", "steps": 2400 + seed, "minutes": 9.0 + seed / 10, "wall_minutes": 12.0,
+               "stop_reason": "max_minutes"}  # fmt: skip
     (folder / "summary.json").write_text(json.dumps(summary))
-    (folder / "config.json").write_text(json.dumps({"task": "compose"}))
-    record_run(folder, tmp_path / "r", "default", MACHINE)
-    text = render_compose_section(tmp_path / "r")
-    assert "| Seq2Seq + attention (2,400 steps) | **0.270** | 0.390 | 0.008 |" in text
-    assert "| trigram (same run, same pairs) | 0.260 | **0.420** | **0.014** |" in text
-    assert "```text\nAnd the LORD spake unto …\n  1. …unto Moses, saying ⏎\n```" in text
+    run = {"seed": seed, "name": folder.name, "eval_every": 500}
+    (folder / "config.json").write_text(json.dumps({"task": "compose", "run": run, "model": config}))
+    return folder
+
+
+def test_compose_table_gives_every_seed_the_mean_and_the_goal(tmp_path):
+    from rnnkit.tasks.readme_tables import compose_confidence, render_compose_section
+
+    r = tmp_path / "r"
+    tri = (0.28, 0.42, 0.014)
+    record_run(fake_compose_run(tmp_path / "a", 0, (0.32, 0.46, 0.034), (0.25, 0.37, 0.006), tri), r,
+               "default", MACHINE)  # fmt: skip
+    record_run(fake_compose_run(tmp_path / "b", 1, (0.30, 0.40, 0.030), (0.24, 0.36, 0.004), tri), r,
+               "default", MACHINE)  # fmt: skip
+    text = render_compose_section(r)
+    assert text.startswith("Default settings — test pairs, top-1 / top-3 / exact 3:\n")
+    row = "| 0 | 2,400 | **0.320** / **0.460** / **0.034** | 0.280 / 0.420 / 0.014 | 0.250 / 0.370 / 0.006 |"
+    assert row + " 1.143× |" in text
+    assert "| 1 | 2,401 | **0.300** / 0.400 / **0.030** |" in text
+    assert "| mean | 2,400 | **0.310** / **0.430** / **0.032** | 0.280 / 0.420 / 0.014 |" in text
+    assert "1.107× |" in text and "9.0–9.1 min of training each" in text
+    assert (
+        "Goal: mean test top-1 ≥ 1.10× the trigram's" in text
+        and "**MET** (mean top-1 0.3100 = 1.107×" in text
+    )
+    assert "`--preset tour`" not in text  # no tour runs recorded: no table
+    assert "(seed 0)\n```" in text and "seed 1)" not in text  # the first seed's completions
+    curve = compose_confidence(r)
+    assert curve["seeds"] == [0, 1] and [p["coverage"] for p in curve["points"]] == [0.01, 0.1, 1.0]
+    assert curve["points"][0]["exact3"] == pytest.approx((0.034 + 0.030) / 2 + 0.3 * 0.99)
+    assert "| 1% | 89% | 32.9% |" in text and "trigram 1.4% exactly right" in text
+
+    # the tour preset: above the bigram on all three in every seed, or NOT MET naming how many seeds
+    record_run(fake_compose_run(tmp_path / "t0", 0, (0.27, 0.40, 0.013), (0.25, 0.37, 0.006), tri), r,
+               "tour", MACHINE)  # fmt: skip
+    record_run(fake_compose_run(tmp_path / "t1", 1, (0.24, 0.37, 0.007), (0.25, 0.38, 0.006), tri), r,
+               "tour", MACHINE)  # fmt: skip
+    text = render_compose_section(r)
+    assert "`--preset tour` — test pairs" in text and "| 1 | 2,401 | 0.240 / 0.370 / 0.007 |" in text
+    assert "**NOT MET** (1 of 2 seeds above the bigram on all three)" in text
+
+    # a record of another configuration starts a new set; the newest record of a seed replaces an older one
+    bi = (0.25, 0.37, 0.006)
+    record_run(fake_compose_run(tmp_path / "c", 0, (0.2, 0.3, 0.01), bi, tri, hidden_size=64), r, "default",
+               MACHINE)  # fmt: skip
+    text = render_compose_section(r)
+    assert "| 0 | 2,400 | 0.200 / 0.300 / 0.010 |" in text and "| 1 | 2,401 | **0.300**" not in text
+    assert "| mean |" not in text.split("`--preset tour`")[0]
+    record_run(fake_compose_run(tmp_path / "d", 0, (0.33, 0.47, 0.04), bi, tri, hidden_size=64), r, "default",
+               MACHINE)  # fmt: skip
+    assert "| 0 | 2,400 | **0.330** / **0.470** / **0.040** |" in render_compose_section(r)
+
+
+def test_the_last_record_of_a_day_wins_a_tie(tmp_path):
+    """Records of one date, machine and label: the one recorded last is the newest (its file is stem-N)."""
+    r = tmp_path / "r"
+    paths = [record_run(fake_stocks_run(tmp_path / f"{k}", 1.0 + k / 10), r, "default", MACHINE)
+             for k in range(3)]  # fmt: skip
+    assert [p.name for p in paths] == [
+        f"stocks-default-2026-12-06-amd-zen4{s}.json" for s in ("", "-2", "-3")
+    ]
+    assert newest(r, "stocks").path == paths[2]
+    for p in paths:  # records written before the time of recording was kept: the copy number decides
+        data = json.loads(p.read_text())
+        del data["recorded_at"]
+        p.write_text(json.dumps(data))
+    assert [x.path for x in read_run_records(r, "stocks")] == paths[::-1]
 
 
 def test_text_table_has_the_baselines_each_recorded_configuration_and_the_sample(tmp_path):

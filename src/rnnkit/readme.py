@@ -10,12 +10,27 @@ renders.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from ._blocks import block, blocks, with_block
 
-__all__ = ["SECTIONS", "block", "blocks", "regenerate", "render", "stale_sections", "with_block"]
+__all__ = [
+    "FIGURES",
+    "SECTIONS",
+    "block",
+    "blocks",
+    "draw_figures",
+    "regenerate",
+    "render",
+    "stale_figures",
+    "stale_sections",
+    "with_block",
+]
 
 
 def _file(name: str) -> Callable[[Path], str]:
@@ -131,3 +146,66 @@ def stale_sections(readme: str, results: Path) -> list[str]:
     """Names of the sections whose README text differs from what the results render."""
     found = blocks(readme)
     return [name for name in SECTIONS if name in found and found[name] != render(name, results)]
+
+
+def _compose_confidence_data(results: Path) -> dict[str, Any]:
+    from .tasks.readme_tables import compose_confidence
+
+    return compose_confidence(results / "run-records")
+
+
+def _draw_compose_confidence(data: dict[str, Any], path: Path, metadata: dict[str, str]) -> None:
+    from .plots import plot_confidence_curve
+
+    plot_confidence_curve(
+        path,
+        [SimpleNamespace(**p) for p in data["points"]],
+        data["baselines"],
+        title="Suggest only when confident (test"
+        + (f", mean of {len(data['seeds'])} seeds)" if len(data["seeds"]) > 1 else ")"),
+        metadata=metadata,
+    )
+
+
+#: the README's generated figures: path from the repository root -> (the data it shows, from the results
+#: folder; draw(data, path, PNG metadata)). A figure carries a digest of its data (PNG text chunk
+#: ``rnnkit-data``), so that a test can tell a stale picture without comparing pixels.
+FIGURES: dict[str, tuple[Callable[[Path], Any], Callable[[Any, Path, dict[str, str]], None]]] = {
+    "docs/images/compose-confidence.png": (_compose_confidence_data, _draw_compose_confidence),
+}
+_DIGEST_KEY = "rnnkit-data"
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _png_digest(path: Path) -> str | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.text.get(_DIGEST_KEY)  # type: ignore[attr-defined]
+    except (OSError, ValueError):
+        return None
+
+
+def stale_figures(root: Path, results: Path) -> list[str]:
+    """The figures (paths from ``root``) missing or drawn from other data than ``results`` holds now."""
+    return [
+        name
+        for name, (data, _) in FIGURES.items()
+        if _png_digest(Path(root) / name) != _digest(data(Path(results)))
+    ]
+
+
+def draw_figures(root: Path, results: Path) -> list[str]:
+    """Draw the stale figures anew from ``results``; returns their paths from ``root``."""
+    stale = stale_figures(root, results)
+    for name in stale:
+        data, draw = FIGURES[name]
+        values = data(Path(results))
+        path = Path(root) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draw(values, path, {_DIGEST_KEY: _digest(values)})
+    return stale

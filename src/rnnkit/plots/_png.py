@@ -19,8 +19,11 @@ def new_figure(width: float, height: float):
     return fig
 
 
-def save_png(fig, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+def save_png(
+    fig, path: str | os.PathLike[str], dpi: int = 110, metadata: dict[str, str] | None = None
+) -> Path:
+    """Write ``fig`` to ``path``; ``metadata``: PNG text chunks (e.g. a digest of the data drawn)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, metadata=metadata)
     atomic_write_bytes(path, buf.getvalue())
     return Path(path)

@@ -16,11 +16,12 @@ def plot_confidence_curve(
     baselines: Mapping[str, float] | None = None,
     *,
     title: str = "",
+    metadata: dict[str, str] | None = None,
 ) -> Path:
     """Exact-3 accuracy of the suggestions shown (y) against the share of prefixes shown one (x, log
     scale), from ``points`` (``coverage``, ``exact3``, ``threshold`` attributes, e.g.
     :class:`rnnkit.tasks.compose_data.ConfidencePoint`); ``baselines`` (name → exact-3 when always
-    suggesting) are drawn as dashed horizontal lines."""
+    suggesting) are drawn as dashed horizontal lines; ``metadata``: PNG text chunks."""
     if not points:
         raise ValueError("points must hold at least one point of the curve")
     fig = new_figure(6.4, 3.8)
@@ -40,4 +41,4 @@ def plot_confidence_curve(
     ax.set_title(title or "Suggest only when confident: coverage vs exact-3 accuracy")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return save_png(fig, path)
+    return save_png(fig, path, metadata=metadata)

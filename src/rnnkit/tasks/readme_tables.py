@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from statistics import mean
+from typing import Any
 
-from .records import NoRecordError, RunRecord, newest
+from .compose_report import chance
+from .records import NoRecordError, RunRecord, newest, seed_set
 
 _FORECASTERS = {"persistence": "persistence", "ar5": "AR(5) on log-returns", "ma5": "moving average (5 days)"}
 
@@ -154,26 +156,169 @@ def render_jump_section(folder: Path, label: str = "tour") -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_compose_section(folder: Path, label: str = "default") -> str:
-    """Next-token top-1 / top-3 and 3-token exact match on the test split for the network and the n-gram
-    baselines (the best of each column in bold), and the completions of the first prompt."""
-    rec = newest(folder, "compose", label)
+_METRICS = ("top1", "top3", "exact3")
+
+#: the goals a recorded compose configuration is held to: label -> (wording, check(model, bigram, trigram))
+COMPOSE_GOALS = {
+    "default": "mean test top-1 ≥ 1.10× the trigram's, mean top-3 and exact 3 ≥ the trigram's",
+    "tour": "above the bigram on all three metrics in every seed",
+}
+
+
+def _compose_report(rec: RunRecord) -> dict[str, Any]:
     report = rec.reports.get("compose.json")
     if report is None:
         raise ValueError(f"{str(rec.path)!r} holds no compose.json report")
-    rows = {f"Seq2Seq + attention ({rec.summary['steps']:,} steps)": report["metrics"]}
-    rows |= {f"{name} (same run, same pairs)": m for name, m in report["baselines"].items()}
-    keys = ("top1", "top3", "exact3")
-    best = {k: max(m[k] for m in rows.values()) for k in keys}
-    lines = ["| test pairs | top-1 | top-3 | exact 3 |", "|---|---|---|---|"]
-    for name, m in rows.items():
-        cells = [f"**{m[k]:.3f}**" if m[k] == best[k] else f"{m[k]:.3f}" for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return report
+
+
+def _triple(m: dict[str, float], bold: dict[str, bool] | None = None) -> str:
+    return " / ".join(f"**{m[k]:.3f}**" if bold and bold[k] else f"{m[k]:.3f}" for k in _METRICS)
+
+
+def _span(values: list[float], fmt: str) -> str:
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def _runs(n: int) -> str:
+    return "the default run" if n == 1 else f"mean of the {n} default seeds"
+
+
+def compose_goal(label: str, reports: list[dict[str, Any]]) -> tuple[bool, str]:
+    """Whether a seed set of compose reports meets its label's goal (:data:`COMPOSE_GOALS`), and the
+    figures that say so."""
+    model = {k: mean(r["metrics"][k] for r in reports) for k in _METRICS}
+    tri = {k: mean(r["baselines"]["trigram"][k] for r in reports) for k in _METRICS}
+    if label == "tour":
+        wins = [all(r["metrics"][k] > r["baselines"]["bigram"][k] for k in _METRICS) for r in reports]
+        return all(wins), f"{sum(wins)} of {len(wins)} seeds above the bigram on all three"
+    ratio = model["top1"] / tri["top1"]
+    met = ratio >= 1.10 and model["top3"] >= tri["top3"] and model["exact3"] >= tri["exact3"]
+    return met, (
+        f"mean top-1 {model['top1']:.4f} = {ratio:.3f}× the trigram's {tri['top1']:.4f}; top-3 "
+        f"{model['top3']:.4f} vs {tri['top3']:.4f}; exact 3 {model['exact3']:.4f} vs {tri['exact3']:.4f}"
+    )
+
+
+def _compose_table(label: str, recs: list[RunRecord]) -> list[str]:
+    reports = [_compose_report(r) for r in recs]
+    lines = [
+        "| seed | steps | Seq2Seq + attention | trigram | bigram | top-1 ÷ trigram |",
+        "|---:|---:|---|---|---|---:|",
+    ]
+    for rec, rep in zip(recs, reports, strict=True):
+        m, tri, bi = rep["metrics"], rep["baselines"]["trigram"], rep["baselines"]["bigram"]
+        best = {k: m[k] > max(tri[k], bi[k]) for k in _METRICS}
+        lines.append(
+            f"| {rec.seed} | {rec.summary['steps']:,} | {_triple(m, best)} | {_triple(tri)} | {_triple(bi)} "
+            f"| {m['top1'] / tri['top1']:.3f}× |"
+        )
+    if len(recs) > 1:
+        avg = {
+            name: {k: mean(get(r)[k] for r in reports) for k in _METRICS}
+            for name, get in (
+                ("model", lambda r: r["metrics"]),
+                ("trigram", lambda r: r["baselines"]["trigram"]),
+                ("bigram", lambda r: r["baselines"]["bigram"]),
+            )
+        }
+        best = {k: avg["model"][k] > max(avg["trigram"][k], avg["bigram"][k]) for k in _METRICS}
+        lines.append(
+            f"| mean | {round(mean(r.summary['steps'] for r in recs)):,} | {_triple(avg['model'], best)} "
+            f"| {_triple(avg['trigram'])} | {_triple(avg['bigram'])} "
+            f"| {avg['model']['top1'] / avg['trigram']['top1']:.3f}× |"
+        )
+    met, figures = compose_goal(label, reports)
     command = "rnnkit train --task compose" + ("" if label == "default" else f" --preset {label}")
-    lines += ["", f"Measured {rec.describe()} (`{command}`, one seed): {report['verdict']}."]
+    minutes = [r.summary["minutes"] for r in recs]
+    loads = [r.machine.get("load_average_1min") for r in recs]
+    loads = [x for x in loads if isinstance(x, int | float)]
+    head = recs[0]
+    dates = sorted({r.recorded for r in recs})
+    load_text = f", load average {_span(loads, '.1f')} when recorded" if loads else ""
+    lines += [
+        "",
+        f"`{command} --seed S` for S = {', '.join(str(r.seed) for r in recs)}, measured "
+        f"{' to '.join(dates[:: max(1, len(dates) - 1)])} on {head.machine.get('cpu', 'unknown CPU')} "
+        f"({head.family}, {head.machine.get('cores', '?')} cores{load_text}): "
+        f"{_span(minutes, '.1f')} min of training{' each' if len(recs) > 1 else ''}. Goal: "
+        f"{COMPOSE_GOALS[label]} — "
+        f"**{'MET' if met else 'NOT MET'}** ({figures}).",
+    ]
+    return lines
+
+
+def compose_confidence(folder: Path, label: str = "default") -> dict[str, Any]:
+    """The confidence curve of a compose seed set, averaged over its seeds at each coverage, with the
+    n-gram models' exact 3 (always suggesting) averaged alike: what the README's table and plot show."""
+    recs = seed_set(folder, "compose", label)
+    reports = [_compose_report(r) for r in recs]
+    curves = [r.get("confidence_curve") or [] for r in reports]
+    coverages = sorted(set.intersection(*(set(p["coverage"] for p in c) for c in curves)))
+    if not coverages:
+        raise ValueError(f"the compose records {[r.path.name for r in recs]} hold no common confidence curve")
+    points = [
+        {
+            key: mean(next(p[key] for p in c if p["coverage"] == cov) for c in curves)
+            for key in ("coverage", "threshold", "exact3", "shown")
+        }
+        for cov in coverages
+    ]
+    baselines = {
+        name: mean(r["baselines"][name]["exact3"] for r in reports) for name in ("bigram", "trigram")
+    }
+    return {"seeds": [r.seed for r in recs], "points": points, "baselines": baselines}
+
+
+def render_compose_section(folder: Path, labels: tuple[str, ...] = ("default", "tour")) -> str:
+    """Per seed and on average: test next-token top-1 / top-3 / exact 3 of the network and the n-gram
+    baselines (a network figure in bold where it beats both), for every recorded configuration (the
+    default first, then the presets), each against its goal; the confidence curve of the default runs;
+    the completions of the first prompt from the default's first seed."""
+    default = seed_set(folder, "compose", labels[0])
+    lines: list[str] = []
+    for label in labels:
+        try:
+            recs = default if label == labels[0] else seed_set(folder, "compose", label)
+        except NoRecordError:
+            continue  # a configuration not recorded (yet)
+        what = "Default settings" if label == "default" else f"`--preset {label}`"
+        lines += ["", f"{what} — test pairs, top-1 / top-3 / exact 3:", "", *_compose_table(label, recs)]
+    lines = lines[1:]  # no blank line before the first table's title
+    curve = compose_confidence(folder, labels[0])
+    lines += [
+        "",
+        "Suggest only when confident (Gmail's design choice): a suggestion is shown only when the model's "
+        "probability of its greedy 3-word continuation reaches a threshold; fewer prefixes get one and more "
+        f"of those are exactly right (test, {_runs(len(curve['seeds']))}; the n-gram "
+        f"models always suggest: bigram {100 * curve['baselines']['bigram']:.1f}%, trigram "
+        f"{100 * curve['baselines']['trigram']:.1f}% exactly right):",
+        "",
+        "| prefixes shown a suggestion | confidence at least | exactly right (3 words) |",
+        "|---:|---:|---:|",
+        *(
+            f"| {100 * p['coverage']:g}% | {chance(p['threshold'])} | {100 * p['exact3']:.1f}% |"
+            for p in curve["points"]
+        ),
+        "",
+        f"![coverage against exact-3 accuracy of the suggestions shown]({COMPOSE_CONFIDENCE_FIGURE})",
+    ]
+    report = _compose_report(default[0])
     if report.get("samples"):
-        lines += ["", "```text", report["samples"][0], "```"]
+        lines += [
+            "",
+            f"Completions from seed {default[0].seed}'s run:",
+            "",
+            "```text",
+            report["samples"][0],
+            "```",
+        ]
     return "\n".join(lines) + "\n"
+
+
+#: the README's plot of :func:`compose_confidence` (drawn by ``benchmarks/update_readme.py``)
+COMPOSE_CONFIDENCE_FIGURE = "docs/images/compose-confidence.png"
 
 
 def render_text_section(folder: Path, labels: tuple[str, ...] = ("default", "tour")) -> str:

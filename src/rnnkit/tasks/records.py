@@ -5,7 +5,9 @@
 (``forecast.json``, ``music.json``, ``jump.json`` or ``compose.json``) and ``sample.txt`` — with a
 description of the machine into ``benchmarks/results/run-records/<task>-<label>-<date>-<cpu family>.json``.
 The label names the configuration (``default`` for ``rnnkit train --task NAME`` as it ships); the
-README renders each task's figures from the newest record of a label (``rnnkit.readme``).
+README renders each task's figures from the newest record of a label (``rnnkit.readme``), or, for a
+figure given per seed and on average, from the label's seed set (:func:`seed_set`: the newest record of
+each seed of the newest record's configuration and CPU family).
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ class RunRecord:
     summary: dict[str, Any]
     reports: dict[str, Any]  # report file name -> its JSON
     sample: str | None
+    recorded_at: str = ""  # UTC time of the recording (records written before it was kept have none)
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.config.get("run", {}).get("seed")
+        return seed if isinstance(seed, int) else None
 
     @property
     def family(self) -> str:
@@ -87,6 +95,7 @@ def record_run(run_dir: Path, folder: Path, label: str, machine: dict[str, Any] 
         machine = machine_info()
     recorded = str(machine.get("date") or time.strftime("%Y-%m-%d"))
     record = {"version": VERSION, "task": summary["task"], "label": label, "recorded": recorded,
+              "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "run": run_dir.name, "machine": machine, "config": config, "summary": summary,
               "reports": reports, "sample": sample}  # fmt: skip
     stem = f"{summary['task']}-{label}-{recorded}-{machine.get('cpu_slug') or 'cpu'}"
@@ -102,12 +111,21 @@ def read_run_records(folder: Path, task: str | None = None, label: str | None = 
             if data.get("version") != VERSION:
                 raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
             rec = RunRecord(path, data["task"], data["label"], data["recorded"], data["machine"],
-                            data["config"], data["summary"], data["reports"], data.get("sample"))  # fmt: skip
+                            data["config"], data["summary"], data["reports"], data.get("sample"),
+                            str(data.get("recorded_at") or ""))  # fmt: skip
         except (KeyError, AttributeError, ValueError) as e:
             raise ValueError(f"{str(path)!r} is not a run record: {e}") from None
         if (task is None or rec.task == task) and (label is None or rec.label == label):
             records.append(rec)
-    return sorted(records, key=lambda r: (r.recorded, r.path.name), reverse=True)
+    return sorted(records, key=_age, reverse=True)
+
+
+def _age(rec: RunRecord) -> tuple[str, str, int]:
+    """Sort key, oldest first: the date, the time of recording, then the copy number of a file written
+    when the name was taken (``stem.json`` is the first, ``stem-2.json`` the second …)."""
+    stem, _, number = rec.path.stem.rpartition("-")
+    copy = int(number) if stem and number.isdigit() and (rec.path.parent / f"{stem}.json").exists() else 1
+    return rec.recorded, rec.recorded_at, copy
 
 
 def newest(folder: Path, task: str, label: str = "default") -> RunRecord:
@@ -119,3 +137,29 @@ def newest(folder: Path, task: str, label: str = "default") -> RunRecord:
             f"`python benchmarks/record_run.py RUN_DIR --label {label}`"
         )
     return records[0]
+
+
+#: run settings that do not change what a run computes (its seed aside): records differing only in these
+#: belong to one seed set
+_RUN_ONLY = ("seed", "name", "out_dir", "progress", "plot", "device", "threads")
+
+
+def _setting(rec: RunRecord) -> dict[str, Any]:
+    config = dict(rec.config)
+    config["run"] = {k: v for k, v in config.get("run", {}).items() if k not in _RUN_ONLY}
+    return config
+
+
+def seed_set(folder: Path, task: str, label: str = "default") -> list[RunRecord]:
+    """The newest record of ``task``/``label`` with the newest record of each other seed of the same
+    configuration recorded on the same CPU family: one record per seed, in seed order.
+
+    A figure quoted as a mean over seeds comes from these; a record of another configuration or another
+    CPU family starts a new set (the newest one's)."""
+    records = read_run_records(folder, task, label)
+    head = newest(folder, task, label)
+    chosen: dict[int | None, RunRecord] = {}
+    for rec in records:  # newest first: the newest record of each seed wins
+        if rec.family == head.family and _setting(rec) == _setting(head):
+            chosen.setdefault(rec.seed, rec)
+    return sorted(chosen.values(), key=lambda r: (r.seed is None, r.seed or 0))
