@@ -111,7 +111,11 @@ def test_ctrl_c_in_a_real_process_saves_and_resumes(tmp_path):
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "rnnkit.cli", "train", *SMOKE, "--out-dir", str(tmp_path), "--name", "r"]
     cmd += ["--steps", "100000", "--set", "run.eval_every=1000"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as in a terminal: an ignored SIGINT (a pytest started in the background) would stay ignored
+    terminal = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=terminal
+    )
     log = Path(tmp_path / "r" / "metrics.jsonl")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:

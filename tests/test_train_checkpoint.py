@@ -120,12 +120,21 @@ def test_sigint_stops_cleanly_and_saves(tmp_path):
             if trainer.step == 2:
                 os.kill(os.getpid(), signal.SIGINT)
 
-    before = signal.getsignal(signal.SIGINT)  # Python's default, or SIG_IGN when started in the background
-    trainer = make_trainer("loader", tmp_path, callbacks=[Interrupt()])
-    result = trainer.fit()
-    assert result.stop_reason == "interrupted" and result.steps == 2
-    assert load_checkpoint(tmp_path / "checkpoints" / "last.safetensors").meta["trainer"]["step"] == 2
-    assert signal.getsignal(signal.SIGINT) is before  # the handler it found is restored
+    # Python's handler, as in a terminal (a pytest started in the background inherits SIG_IGN)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        trainer = make_trainer("loader", tmp_path / "a", callbacks=[Interrupt()])
+        result = trainer.fit()
+        assert result.stop_reason == "interrupted" and result.steps == 2
+        assert load_checkpoint(tmp_path / "a/checkpoints/last.safetensors").meta["trainer"]["step"] == 2
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+        # an ignored SIGINT (nohup, a script's background job) stays ignored: the run goes on
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        result = make_trainer("loader", tmp_path / "b", callbacks=[Interrupt()]).fit()
+        assert result.stop_reason != "interrupted" and result.steps > 2
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_checkpoint_is_plain_safetensors_without_pickle(tmp_path):

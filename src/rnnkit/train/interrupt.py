@@ -3,7 +3,10 @@ step and write its checkpoint; a second one aborts at once (the checkpoint is st
 
 In a ``torchrun`` group SIGTERM is left alone: torchrun sends it to tear the group down when a process
 failed, and the survivors could not agree on a clean stop without it; the run resumes from its last
-periodic checkpoint (torchrun ``--max-restarts`` does that by itself)."""
+periodic checkpoint (torchrun ``--max-restarts`` does that by itself).
+
+A signal the process ignores stays ignored (``nohup``, or a job a script started with ``&``, which the
+shell shields from the terminal's Ctrl-C): the user asked for it."""
 
 from __future__ import annotations
 
@@ -37,7 +40,10 @@ class StopOnSignal:
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():
             for s in self.signals:
-                self.previous[s] = signal.getsignal(s)
+                current = signal.getsignal(s)
+                if current is signal.SIG_IGN:
+                    continue
+                self.previous[s] = current
                 signal.signal(s, self._handle)
         return self
 
