@@ -25,14 +25,15 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     text = README.read_text(encoding="utf-8")
-    stale = stale_sections(text, RESULTS) + stale_figures(ROOT, RESULTS)
+    stale = stale_sections(text, RESULTS)
     if argv == ["--check"]:
+        stale += stale_figures(ROOT, RESULTS)
         print("stale: " + ", ".join(stale) if stale else "README is in sync with the results")
         return 1 if stale else 0
     new = regenerate(text, RESULTS)
     if new != text:
         atomic_write_text(README, new)
-    draw_figures(ROOT, RESULTS)
+    stale += draw_figures(ROOT, RESULTS)
     print("rewrote: " + ", ".join(stale) if stale else "README already in sync with the results")
     return 0
 

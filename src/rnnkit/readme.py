@@ -201,11 +201,12 @@ def stale_figures(root: Path, results: Path) -> list[str]:
 
 def draw_figures(root: Path, results: Path) -> list[str]:
     """Draw the stale figures anew from ``results``; returns their paths from ``root``."""
-    stale = stale_figures(root, results)
-    for name in stale:
-        data, draw = FIGURES[name]
+    drawn = []
+    for name, (data, draw) in FIGURES.items():
         values = data(Path(results))
-        path = Path(root) / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draw(values, path, {_DIGEST_KEY: _digest(values)})
-    return stale
+        path, digest = Path(root) / name, _digest(values)
+        if _png_digest(path) != digest:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            draw(values, path, {_DIGEST_KEY: digest})
+            drawn.append(name)
+    return drawn

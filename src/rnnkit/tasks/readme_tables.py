@@ -158,7 +158,7 @@ def render_jump_section(folder: Path, label: str = "tour") -> str:
 
 _METRICS = ("top1", "top3", "exact3")
 
-#: the goals a recorded compose configuration is held to: label -> (wording, check(model, bigram, trigram))
+#: the goal a recorded compose configuration is held to, in words (checked by :func:`compose_goal`)
 COMPOSE_GOALS = {
     "default": "mean test top-1 ≥ 1.10× the trigram's, mean top-3 and exact 3 ≥ the trigram's",
     "tour": "above the bigram on all three metrics in every seed",
@@ -185,14 +185,21 @@ def _runs(n: int) -> str:
     return "the default run" if n == 1 else f"mean of the {n} default seeds"
 
 
+def _means(reports: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The model's and each n-gram model's metrics averaged over the seeds' reports."""
+    rows = {"model": [r["metrics"] for r in reports]}
+    rows |= {name: [r["baselines"][name] for r in reports] for name in ("trigram", "bigram")}
+    return {name: {k: mean(m[k] for m in ms) for k in _METRICS} for name, ms in rows.items()}
+
+
 def compose_goal(label: str, reports: list[dict[str, Any]]) -> tuple[bool, str]:
     """Whether a seed set of compose reports meets its label's goal (:data:`COMPOSE_GOALS`), and the
     figures that say so."""
-    model = {k: mean(r["metrics"][k] for r in reports) for k in _METRICS}
-    tri = {k: mean(r["baselines"]["trigram"][k] for r in reports) for k in _METRICS}
     if label == "tour":
         wins = [all(r["metrics"][k] > r["baselines"]["bigram"][k] for k in _METRICS) for r in reports]
         return all(wins), f"{sum(wins)} of {len(wins)} seeds above the bigram on all three"
+    avg = _means(reports)
+    model, tri = avg["model"], avg["trigram"]
     ratio = model["top1"] / tri["top1"]
     met = ratio >= 1.10 and model["top3"] >= tri["top3"] and model["exact3"] >= tri["exact3"]
     return met, (
@@ -215,14 +222,7 @@ def _compose_table(label: str, recs: list[RunRecord]) -> list[str]:
             f"| {m['top1'] / tri['top1']:.3f}× |"
         )
     if len(recs) > 1:
-        avg = {
-            name: {k: mean(get(r)[k] for r in reports) for k in _METRICS}
-            for name, get in (
-                ("model", lambda r: r["metrics"]),
-                ("trigram", lambda r: r["baselines"]["trigram"]),
-                ("bigram", lambda r: r["baselines"]["bigram"]),
-            )
-        }
+        avg = _means(reports)
         best = {k: avg["model"][k] > max(avg["trigram"][k], avg["bigram"][k]) for k in _METRICS}
         lines.append(
             f"| mean | {round(mean(r.summary['steps'] for r in recs)):,} | {_triple(avg['model'], best)} "
@@ -236,11 +236,12 @@ def _compose_table(label: str, recs: list[RunRecord]) -> list[str]:
     loads = [x for x in loads if isinstance(x, int | float)]
     head = recs[0]
     dates = sorted({r.recorded for r in recs})
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
     load_text = f", load average {_span(loads, '.1f')} when recorded" if loads else ""
     lines += [
         "",
         f"`{command} --seed S` for S = {', '.join(str(r.seed) for r in recs)}, measured "
-        f"{' to '.join(dates[:: max(1, len(dates) - 1)])} on {head.machine.get('cpu', 'unknown CPU')} "
+        f"{when} on {head.machine.get('cpu', 'unknown CPU')} "
         f"({head.family}, {head.machine.get('cores', '?')} cores{load_text}): "
         f"{_span(minutes, '.1f')} min of training{' each' if len(recs) > 1 else ''}. Goal: "
         f"{COMPOSE_GOALS[label]} — "
@@ -252,7 +253,10 @@ def _compose_table(label: str, recs: list[RunRecord]) -> list[str]:
 def compose_confidence(folder: Path, label: str = "default") -> dict[str, Any]:
     """The confidence curve of a compose seed set, averaged over its seeds at each coverage, with the
     n-gram models' exact 3 (always suggesting) averaged alike: what the README's table and plot show."""
-    recs = seed_set(folder, "compose", label)
+    return _confidence(seed_set(folder, "compose", label))
+
+
+def _confidence(recs: list[RunRecord]) -> dict[str, Any]:
     reports = [_compose_report(r) for r in recs]
     curves = [r.get("confidence_curve") or [] for r in reports]
     coverages = sorted(set.intersection(*(set(p["coverage"] for p in c) for c in curves)))
@@ -286,7 +290,7 @@ def render_compose_section(folder: Path, labels: tuple[str, ...] = ("default", "
         what = "Default settings" if label == "default" else f"`--preset {label}`"
         lines += ["", f"{what} — test pairs, top-1 / top-3 / exact 3:", "", *_compose_table(label, recs)]
     lines = lines[1:]  # no blank line before the first table's title
-    curve = compose_confidence(folder, labels[0])
+    curve = _confidence(default)
     lines += [
         "",
         "Suggest only when confident (Gmail's design choice): a suggestion is shown only when the model's "

@@ -130,13 +130,18 @@ def _age(rec: RunRecord) -> tuple[str, str, int]:
 
 def newest(folder: Path, task: str, label: str = "default") -> RunRecord:
     """The newest record of ``task`` with ``label``; ValueError saying how to make one when none exists."""
+    return _newest_first(folder, task, label)[0]
+
+
+def _newest_first(folder: Path, task: str, label: str) -> list[RunRecord]:
+    """The records of ``task`` with ``label``, newest first; NoRecordError when there are none."""
     records = read_run_records(folder, task, label)
     if not records:
         raise NoRecordError(
             f"no recorded {task!r} run labelled {label!r} in {str(folder)!r}: train one and record it with "
             f"`python benchmarks/record_run.py RUN_DIR --label {label}`"
         )
-    return records[0]
+    return records
 
 
 #: run settings that do not change what a run computes (its seed aside): records differing only in these
@@ -156,8 +161,8 @@ def seed_set(folder: Path, task: str, label: str = "default") -> list[RunRecord]
 
     A figure quoted as a mean over seeds comes from these; a record of another configuration or another
     CPU family starts a new set (the newest one's)."""
-    records = read_run_records(folder, task, label)
-    head = newest(folder, task, label)
+    records = _newest_first(folder, task, label)
+    head = records[0]
     chosen: dict[int | None, RunRecord] = {}
     for rec in records:  # newest first: the newest record of each seed wins
         if rec.family == head.family and _setting(rec) == _setting(head):
